@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+#include "blockdev.h"
+#include "err.h"
+#include "log.h"
+
+/* Partition views add their base and hand the read to the parent. */
+static int sub_read_blocks(struct blockdev *bd, uint64_t lba, uint64_t count,
+			   void *buf)
+{
+	struct blockdev *p = bd->parent;
+	uint64_t blocks_per = bd->block_size / p->block_size;
+
+	return p->ops->read_blocks(p, bd->base / p->block_size + lba * blocks_per,
+				   count * blocks_per, buf);
+}
+
+static const struct blockdev_ops sub_ops = {
+	.read_blocks = sub_read_blocks,
+};
+
+int bdev_sub(struct blockdev *parent, uint64_t offset, uint64_t size,
+	     const char *name, struct blockdev *ret)
+{
+	if (offset > parent->size || size > parent->size - offset ||
+	    offset % parent->block_size || size % parent->block_size)
+		return log_err(-VQ_ERANGE,
+			       "%s: partition %s at byte %llu size %llu does not fit in %llu bytes",
+			       parent->name, name, (unsigned long long)offset,
+			       (unsigned long long)size,
+			       (unsigned long long)parent->size);
+	*ret = (struct blockdev){
+		.ops = &sub_ops,
+		.block_size = parent->block_size,
+		.size = size,
+		.parent = parent,
+		.base = offset,
+	};
+	vq_snprintf(ret->name, sizeof(ret->name), "%s", name);
+	return 0;
+}
+
+/* Reads a partial block through a small heap bounce. */
+static int read_partial(struct blockdev *bd, uint64_t lba, uint32_t skip,
+			void *buf, size_t len)
+{
+	uint8_t *tmp = plat_alloc(bd->block_size);
+	int r;
+
+	if (!tmp)
+		return -VQ_ENOMEM;
+	r = bd->ops->read_blocks(bd, lba, 1, tmp);
+	if (!r)
+		memcpy(buf, tmp + skip, len);
+	plat_free(tmp);
+	return r;
+}
+
+int bdev_read(struct blockdev *bd, uint64_t offset, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	uint32_t bs = bd->block_size;
+	int r;
+
+	if (offset > bd->size || len > bd->size - offset)
+		return log_err(-VQ_ERANGE,
+			       "%s: read of %zu bytes at %llu beyond the end (%llu bytes)",
+			       bd->name, len, (unsigned long long)offset,
+			       (unsigned long long)bd->size);
+	if (offset % bs) {
+		uint32_t skip = offset % bs;
+		size_t n = VQ_MIN(len, (size_t)(bs - skip));
+
+		r = read_partial(bd, offset / bs, skip, p, n);
+		if (r)
+			return r;
+		p += n, offset += n, len -= n;
+	}
+	if (len >= bs) {
+		uint64_t count = len / bs;
+
+		r = bd->ops->read_blocks(bd, offset / bs, count, p);
+		if (r)
+			return r;
+		p += count * bs, offset += count * bs, len -= count * bs;
+	}
+	if (len)
+		return read_partial(bd, offset / bs, 0, p, len);
+	return 0;
+}

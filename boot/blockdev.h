@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The small block-device interface every partition and filesystem parser
+ * reads through. Implemented by virtio-blk (efi/vblk_bdev.c), by the
+ * firmware's BlockIo (efi/), and by a disk-image file in host tests.
+ */
+#ifndef VQ_BLOCKDEV_H
+#define VQ_BLOCKDEV_H
+
+#include "compat.h"
+
+struct blockdev;
+
+struct blockdev_ops {
+	/**
+	 * Read @count whole logical blocks starting at logical block @lba into
+	 * @buf. The caller guarantees the range is inside the device. Large
+	 * reads should go to the device as large requests.
+	 * Returns 0 or a negative VQ_E* value.
+	 */
+	int (*read_blocks)(struct blockdev *bd, uint64_t lba, uint64_t count,
+			   void *buf);
+};
+
+struct blockdev {
+	const struct blockdev_ops *ops;
+	void *ctx;
+	char name[32];        /* for messages: "vblk 00:03.0", "disk.img" */
+	uint32_t block_size;  /* logical block size: 512, 4096, ... */
+	uint64_t size;        /* bytes; a multiple of block_size */
+
+	/* A partition view: reads add @base (bytes) and go to @parent. */
+	struct blockdev *parent;
+	uint64_t base;
+};
+
+/**
+ * Read @len bytes at byte @offset. Any alignment; aligned middles go straight
+ * to read_blocks in one call. Returns -VQ_ERANGE (naming the device, offset and
+ * size) when the range passes the end.
+ */
+int bdev_read(struct blockdev *bd, uint64_t offset, void *buf, size_t len);
+
+/**
+ * Make @ret a view of @parent from byte @offset for @size bytes (a
+ * partition). Fails with -VQ_ERANGE when it does not fit.
+ */
+int bdev_sub(struct blockdev *parent, uint64_t offset, uint64_t size,
+	     const char *name, struct blockdev *ret);
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Logging for the EFI-free layers. Messages name the thing and the value:
+ * "vblk 00:03.0: sector 12 beyond capacity 8192".
+ */
+#ifndef VQ_LOG_H
+#define VQ_LOG_H
+
+#include "compat.h"
+#include "err.h"
+
+enum log_level {
+	LOG_ERR = 0,
+	LOG_WARN = 1,
+	LOG_INFO = 2,
+	LOG_DEBUG = 3,
+};
+
+/** Messages above this level are dropped (default LOG_INFO). */
+extern int log_max_level;
+
+void log_msg(int level, const char *fmt, ...) VQ_PRINTF(2, 3);
+
+/** Log at error level and return @err (a negative VQ_E* value). */
+int log_err(int err, const char *fmt, ...) VQ_PRINTF(2, 3);
+
+#define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * A small vsnprintf: %d %i %u %x %X %c %s %p %% with the l, ll, z and h
+ * length modifiers, '-', '0' flags and a field width. Always NUL-terminates
+ * when @size > 0; returns the length the full output would have had.
+ */
+int vq_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int vq_snprintf(char *buf, size_t size, const char *fmt, ...) VQ_PRINTF(3, 4);
+
+#endif

@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Runs the host unit tests given as arguments (cmocka binaries). Test images
+# are generated once into build/host/images by tests/unit/images/mk_*.sh.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+images=${VQ_TEST_IMAGES:-$top/build/host/images}
+export VQ_TEST_IMAGES="$images"
+mkdir -p "$images"
+for gen in "$here"/images/mk_*.sh; do
+	[ -e "$gen" ] || continue
+	stamp="$images/.$(basename "$gen").stamp"
+	if [ ! -e "$stamp" ] || [ "$gen" -nt "$stamp" ]; then
+		echo "  IMAGES  $(basename "$gen")"
+		if ! sh "$gen" "$images" > "$images/$(basename "$gen").log" 2>&1; then
+			echo "error: $gen failed; its log:"; cat "$images/$(basename "$gen").log"
+			exit 1
+		fi
+		touch "$stamp"
+	fi
+done
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+pass=0 fail=0 failed=""
+for t in "$@"; do
+	name=$(basename "$t")
+	if "$t" > "$images/../$name.log" 2>&1; then
+		pass=$((pass + 1))
+		n=$(grep -c '^\[       OK \]' "$images/../$name.log")
+		echo "  PASS    $name ($n cases)"
+	else
+		fail=$((fail + 1)); failed="$failed $name"
+		echo "  FAIL    $name; its output:"
+		cat "$images/../$name.log"
+	fi
+done
+cases=$(cat "$images"/../*.log 2>/dev/null | grep -c '^\[       OK \]')
+echo "unit: $pass binaries passed, $fail failed ($cases cases ok)"
+[ "$fail" -eq 0 ]

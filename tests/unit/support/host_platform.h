@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Host implementation of the plat_* services, with a controllable clock. */
+#ifndef VQ_HOST_PLATFORM_H
+#define VQ_HOST_PLATFORM_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* The clock is fake: it starts at 0 and moves only when told. With
+ * auto-advance set, every plat_now_us() call adds that many microseconds, so
+ * polling loops with deadlines end. plat_delay_us advances it too. */
+void host_clock_advance(uint64_t us);
+void host_clock_set_auto_advance(uint64_t us_per_call);
+uint64_t host_clock_now(void);
+
+/* The last log lines, for tests that assert on messages. */
+const char *host_log_last(void);
+int host_log_contains(const char *needle);
+void host_log_clear(void);
+/* Print log lines to stderr as well (default: only with VQ_TEST_VERBOSE). */
+void host_log_echo(int on);
+
+#endif
