@@ -47,6 +47,7 @@ struct vq_dma {
 	void *host;
 	uint64_t dev;
 	size_t size;
+	void *mapping; /* the bus's handle for unmapping; opaque here */
 };
 
 /** One buffer of a chain, by device address. */
