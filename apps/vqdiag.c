@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vqdiag: reports the virtio devices, their features and queues, self-tests
+ * and benchmarks them. Run it from the firmware shell:
+ *     vqdiag.efi [list|blk|gpu|bench] [--json]
+ */
+#include "efi/diag.h"
+#include "boot/log.h"
+
+static const char usage[] =
+	"usage: vqdiag.efi [COMMAND] [--json] [--verbose]\n"
+	"commands:\n"
+	"  list     every virtio-pci device: transport, features, queues, config (default)\n"
+	"  --help   this text\n"
+	"--json prints one JSON document between the lines\n"
+	"  " VQDIAG_JSON_BEGIN "\n  " VQDIAG_JSON_END "\n";
+
+struct diag_args {
+	const char *command;
+	bool json;
+};
+
+/* Load options are "vqdiag.efi list --json" from the shell, or empty. */
+static EFI_STATUS parse_args(char *opts, struct diag_args *ret)
+{
+	struct diag_args a = { .command = "list" };
+	bool first = true;
+
+	for (char *p = opts; p && *p;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		char *word = p;
+		while (*p && *p != ' ')
+			p++;
+		if (*p)
+			*p++ = 0;
+		bool is_program = first && strchr(word, '.');
+		first = false;
+		if (is_program)
+			continue;
+		if (!strcmp(word, "--json"))
+			a.json = true;
+		else if (!strcmp(word, "--verbose"))
+			log_max_level = LOG_DEBUG;
+		else if (!strcmp(word, "--help") || !strcmp(word, "-h"))
+			a.command = "help";
+		else if (word[0] != '-')
+			a.command = word;
+		else {
+			log_error("vqdiag: unknown option '%s'", word);
+			return EFI_INVALID_PARAMETER;
+		}
+	}
+	*ret = a;
+	return EFI_SUCCESS;
+}
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
+{
+	struct diag_args args;
+	struct diag_out out;
+	EFI_STATUS status;
+	char *opts;
+
+	efi_platform_init(image, st);
+	opts = efi_load_options_ascii(image);
+	status = parse_args(opts, &args);
+	plat_free(opts);
+	if (EFI_ERROR(status)) {
+		con_puts(usage);
+		return status;
+	}
+	if (!strcmp(args.command, "help")) {
+		con_puts(usage);
+		return EFI_SUCCESS;
+	}
+	diag_out_begin(&out, args.json, args.command);
+	if (!strcmp(args.command, "list")) {
+		status = diag_list(&out);
+	} else {
+		log_error("vqdiag: unknown command '%s'", args.command);
+		status = EFI_INVALID_PARAMETER;
+	}
+	diag_out_end(&out);
+	con_printf("vqdiag: %s done (%s)\n", args.command,
+		   EFI_ERROR(status) ? "failed" : "ok");
+	return status;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* vqdiag's reports. Each prints text, or one JSON document between the
+ * VQDIAG_JSON_BEGIN/END marker lines when @json is set. */
+#ifndef VQ_DIAG_H
+#define VQ_DIAG_H
+
+#include "vqefi.h"
+#include "boot/json.h"
+
+#define VQDIAG_JSON_BEGIN "=== vqdiag json begin ==="
+#define VQDIAG_JSON_END "=== vqdiag json end ==="
+
+/** Output of one report: text lines or a JSON document. */
+struct diag_out {
+	bool json;
+	struct json j;
+};
+
+void diag_out_begin(struct diag_out *o, bool json, const char *command);
+void diag_out_end(struct diag_out *o);
+
+/** Every virtio-pci device: transport, features, queues, config. */
+EFI_STATUS diag_list(struct diag_out *o);
+
+#endif

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-pci functions through EFI_PCI_IO_PROTOCOL: finding them, taking
+ * them from the firmware's drivers and giving them back, and the PCI I/O
+ * implementation of struct vpci_bus_ops (config, BARs by index, DMA).
+ */
+#include "vqefi.h"
+#include "boot/log.h"
+
+static EFI_GUID pci_io_guid = EFI_PCI_IO_PROTOCOL_GUID;
+
+#define PCI_ENABLE_ATTRS                                                      \
+	(EFI_PCI_IO_ATTRIBUTE_MEMORY | EFI_PCI_IO_ATTRIBUTE_IO |              \
+	 EFI_PCI_IO_ATTRIBUTE_BUS_MASTER)
+
+static EFI_PCI_IO_PROTOCOL_WIDTH pci_width(unsigned width)
+{
+	switch (width) {
+	case 1: return EfiPciIoWidthUint8;
+	case 2: return EfiPciIoWidthUint16;
+	case 4: return EfiPciIoWidthUint32;
+	default: return EfiPciIoWidthUint64;
+	}
+}
+
+static int bus_cfg_read(void *ctx, uint32_t off, unsigned width, uint32_t *ret)
+{
+	struct efi_pci_dev *d = ctx;
+	uint32_t v = 0;
+	EFI_STATUS st;
+
+	if (width != 1 && width != 2 && width != 4)
+		return -VQ_EINVAL;
+	st = d->pci->Pci.Read(d->pci, pci_width(width), off, 1, &v);
+	if (EFI_ERROR(st))
+		return vq_from_efi(st);
+	*ret = v;
+	return 0;
+}
+
+/* GetBarAttributes returns ACPI QWORD address space descriptors (0x8A):
+ * resource type at byte 3 (0 memory, 1 I/O), length at byte 38. */
+static int bus_bar_info(void *ctx, uint8_t bar, bool *ret_io, uint64_t *ret_size)
+{
+	struct efi_pci_dev *d = ctx;
+	uint8_t *res = NULL;
+	EFI_STATUS st;
+	int r = -VQ_ENODEV;
+
+	if (bar > 5)
+		return -VQ_ENODEV;
+	st = d->pci->GetBarAttributes(d->pci, bar, NULL, (void **)&res);
+	if (EFI_ERROR(st) || !res)
+		return -VQ_ENODEV;
+	if (res[0] == 0x8A) {
+		uint64_t len = get_le64(res + 38);
+		if (len) {
+			*ret_io = res[3] == 1;
+			*ret_size = len;
+			r = 0;
+		}
+	}
+	BS->FreePool(res);
+	return r;
+}
+
+static int bar_access(struct efi_pci_dev *d, bool write, uint8_t bar,
+		      uint64_t off, unsigned width, uint64_t *val)
+{
+	bool io;
+	uint64_t size;
+	EFI_STATUS st;
+
+	if (bar > 5 || (width != 1 && width != 2 && width != 4 && width != 8))
+		return -VQ_EINVAL;
+	if (bus_bar_info(d, bar, &io, &size) || off > size || width > size - off)
+		return -VQ_ERANGE;
+	EFI_PCI_IO_PROTOCOL_ACCESS *acc = io ? &d->pci->Io : &d->pci->Mem;
+	if (write)
+		st = acc->Write(d->pci, pci_width(width), bar, off, 1, val);
+	else
+		st = acc->Read(d->pci, pci_width(width), bar, off, 1, val);
+	return vq_from_efi(st);
+}
+
+static int bus_bar_read(void *ctx, uint8_t bar, uint64_t off, unsigned width,
+			uint64_t *ret)
+{
+	uint64_t v = 0;
+	int r = bar_access(ctx, false, bar, off, width, &v);
+
+	if (!r)
+		*ret = v;
+	return r;
+}
+
+static int bus_bar_write(void *ctx, uint8_t bar, uint64_t off, unsigned width,
+			 uint64_t val)
+{
+	return bar_access(ctx, true, bar, off, width, &val);
+}
+
+static int bus_dma_alloc(void *ctx, size_t size, struct vq_dma *ret)
+{
+	struct efi_pci_dev *d = ctx;
+	UINTN pages = EFI_SIZE_TO_PAGES(size);
+	UINTN bytes = pages * EFI_PAGE_SIZE;
+	EFI_PHYSICAL_ADDRESS dev;
+	void *host = NULL, *mapping = NULL;
+	EFI_STATUS st;
+
+	st = d->pci->AllocateBuffer(d->pci, AllocateAnyPages, EfiBootServicesData,
+				    pages, &host, 0);
+	if (EFI_ERROR(st))
+		return log_err(-VQ_ENOMEM, "pci %s: cannot allocate %llu DMA pages",
+			       d->vdev.bus.name, (unsigned long long)pages);
+	memset(host, 0, bytes);
+	st = d->pci->Map(d->pci, EfiPciIoOperationBusMasterCommonBuffer, host,
+			 &bytes, &dev, &mapping);
+	if (EFI_ERROR(st) || bytes < pages * EFI_PAGE_SIZE) {
+		if (!EFI_ERROR(st))
+			d->pci->Unmap(d->pci, mapping);
+		d->pci->FreeBuffer(d->pci, pages, host);
+		return log_err(-VQ_ENOMEM, "pci %s: cannot map %llu bytes of DMA memory",
+			       d->vdev.bus.name, (unsigned long long)size);
+	}
+	*ret = (struct vq_dma){ .host = host, .dev = dev, .size = pages * EFI_PAGE_SIZE,
+				.mapping = mapping };
+	return 0;
+}
+
+static void bus_dma_free(void *ctx, struct vq_dma *dma)
+{
+	struct efi_pci_dev *d = ctx;
+
+	if (!dma->host)
+		return;
+	if (dma->mapping)
+		d->pci->Unmap(d->pci, dma->mapping);
+	d->pci->FreeBuffer(d->pci, EFI_SIZE_TO_PAGES(dma->size), dma->host);
+	*dma = (struct vq_dma){ 0 };
+}
+
+static int bus_dma_map(void *ctx, void *host, size_t len, enum vpci_dma_dir dir,
+		       uint64_t *ret_dev, size_t *ret_len, void **ret_mapping)
+{
+	struct efi_pci_dev *d = ctx;
+	UINTN bytes = len;
+	EFI_PHYSICAL_ADDRESS dev;
+	void *mapping;
+	EFI_STATUS st;
+
+	st = d->pci->Map(d->pci,
+			 dir == VPCI_DMA_FROM_DEVICE ? EfiPciIoOperationBusMasterWrite
+						     : EfiPciIoOperationBusMasterRead,
+			 host, &bytes, &dev, &mapping);
+	if (EFI_ERROR(st))
+		return vq_from_efi(st);
+	*ret_dev = dev;
+	*ret_len = bytes;
+	*ret_mapping = mapping;
+	return 0;
+}
+
+static void bus_dma_unmap(void *ctx, void *mapping)
+{
+	struct efi_pci_dev *d = ctx;
+
+	d->pci->Unmap(d->pci, mapping);
+}
+
+static const struct vpci_bus_ops pciio_bus_ops = {
+	.cfg_read = bus_cfg_read,
+	.bar_info = bus_bar_info,
+	.bar_read = bus_bar_read,
+	.bar_write = bus_bar_write,
+	.dma_alloc = bus_dma_alloc,
+	.dma_free = bus_dma_free,
+	.dma_map = bus_dma_map,
+	.dma_unmap = bus_dma_unmap,
+};
+
+void efi_pci_bus_init(struct efi_pci_dev *d, struct vpci_bus *bus)
+{
+	bus->ops = &pciio_bus_ops;
+	bus->ctx = d;
+	vq_snprintf(bus->name, sizeof(bus->name), "%02llx:%02llx.%llx",
+		    (unsigned long long)d->bus, (unsigned long long)d->dev,
+		    (unsigned long long)d->fn);
+}
+
+/* Is some driver bound to this function's PciIo right now? */
+static bool has_driver(EFI_HANDLE h)
+{
+	EFI_OPEN_PROTOCOL_INFORMATION_ENTRY *info = NULL;
+	UINTN n = 0;
+	bool bound = false;
+
+	if (BS->OpenProtocolInformation(h, &pci_io_guid, &info, &n) != EFI_SUCCESS)
+		return false;
+	for (UINTN i = 0; i < n; i++)
+		if (info[i].Attributes & EFI_OPEN_PROTOCOL_BY_DRIVER)
+			bound = true;
+	BS->FreePool(info);
+	return bound;
+}
+
+static bool probe_one(EFI_HANDLE h, struct efi_pci_dev *d)
+{
+	EFI_PCI_IO_PROTOCOL *pci;
+	uint32_t id;
+
+	if (BS->HandleProtocol(h, &pci_io_guid, (void **)&pci) != EFI_SUCCESS)
+		return false;
+	if (pci->Pci.Read(pci, EfiPciIoWidthUint32, 0, 1, &id) != EFI_SUCCESS ||
+	    (id & 0xffff) != 0x1af4)
+		return false;
+	*d = (struct efi_pci_dev){ .handle = h, .pci = pci };
+	pci->GetLocation(pci, &d->seg, &d->bus, &d->dev, &d->fn);
+	struct vpci_bus bus;
+	efi_pci_bus_init(d, &bus);
+	d->vdev.bus = bus;
+	return vpci_probe(&bus, &d->vdev) == 0;
+}
+
+EFI_STATUS efi_pci_find_virtio(struct efi_pci_dev **ret_devs, unsigned *ret_n)
+{
+	EFI_HANDLE *handles = NULL;
+	UINTN n = 0;
+	EFI_STATUS st;
+	struct efi_pci_dev *devs;
+	unsigned found = 0;
+
+	st = BS->LocateHandleBuffer(ByProtocol, &pci_io_guid, NULL, &n, &handles);
+	if (st == EFI_NOT_FOUND)
+		n = 0;
+	else if (EFI_ERROR(st))
+		return st;
+	devs = plat_alloc((n ? n : 1) * sizeof(*devs));
+	if (!devs) {
+		BS->FreePool(handles);
+		return EFI_OUT_OF_RESOURCES;
+	}
+	for (UINTN i = 0; i < n; i++)
+		if (probe_one(handles[i], &devs[found]))
+			found++;
+	if (handles)
+		BS->FreePool(handles);
+	/* The bus context points into the array: fix it up after filling. */
+	for (unsigned i = 0; i < found; i++)
+		devs[i].vdev.bus.ctx = &devs[i];
+	*ret_devs = devs;
+	*ret_n = found;
+	return EFI_SUCCESS;
+}
+
+void efi_pci_free_list(struct efi_pci_dev *devs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		efi_pci_give_back(&devs[i]);
+	plat_free(devs);
+}
+
+EFI_STATUS efi_pci_take(struct efi_pci_dev *d)
+{
+	EFI_PCI_IO_PROTOCOL *pci;
+	uint64_t supported = 0;
+	EFI_STATUS st;
+
+	if (d->owned)
+		return EFI_SUCCESS;
+	d->had_driver = has_driver(d->handle);
+	/* Exclusive open stops any bound driver (its Stop() resets the device). */
+	st = BS->OpenProtocol(d->handle, &pci_io_guid, (void **)&pci, efi_image,
+			      d->handle,
+			      EFI_OPEN_PROTOCOL_BY_DRIVER | EFI_OPEN_PROTOCOL_EXCLUSIVE);
+	if (EFI_ERROR(st)) {
+		log_error("pci %s: cannot take the device from the firmware (status 0x%llx)",
+			  d->vdev.bus.name, (unsigned long long)st);
+		return st;
+	}
+	d->owned = true;
+	d->pci = pci;
+	d->pci->Attributes(d->pci, EfiPciIoAttributeOperationGet, 0, &d->orig_attrs);
+	d->pci->Attributes(d->pci, EfiPciIoAttributeOperationSupported, 0, &supported);
+	st = d->pci->Attributes(d->pci, EfiPciIoAttributeOperationEnable,
+				supported & PCI_ENABLE_ATTRS, NULL);
+	if (EFI_ERROR(st)) {
+		log_error("pci %s: cannot enable decoding and bus mastering (status 0x%llx)",
+			  d->vdev.bus.name, (unsigned long long)st);
+		efi_pci_give_back(d);
+		return st;
+	}
+	d->attrs_changed = true;
+	return EFI_SUCCESS;
+}
+
+void efi_pci_give_back(struct efi_pci_dev *d)
+{
+	if (!d->owned)
+		return;
+	vdev_teardown(&d->vdev);
+	if (d->attrs_changed)
+		d->pci->Attributes(d->pci, EfiPciIoAttributeOperationSet,
+				   d->orig_attrs, NULL);
+	d->attrs_changed = false;
+	BS->CloseProtocol(d->handle, &pci_io_guid, efi_image, d->handle);
+	d->owned = false;
+	if (d->had_driver)
+		BS->ConnectController(d->handle, NULL, NULL, TRUE);
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* The one mapping between VQ_E* codes and EFI_STATUS. */
+#include "vqefi.h"
+
+static const struct {
+	int vq;
+	EFI_STATUS efi;
+} status_map[] = {
+	{ VQ_EINVAL, EFI_INVALID_PARAMETER },
+	{ VQ_ENOMEM, EFI_OUT_OF_RESOURCES },
+	{ VQ_EIO, EFI_DEVICE_ERROR },
+	{ VQ_ETIMEDOUT, EFI_TIMEOUT },
+	{ VQ_EBROKEN, EFI_DEVICE_ERROR },
+	{ VQ_ENODEV, EFI_NOT_FOUND },
+	{ VQ_ENOTSUP, EFI_UNSUPPORTED },
+	{ VQ_ENOSPC, EFI_BUFFER_TOO_SMALL },
+	{ VQ_EAGAIN, EFI_NOT_READY },
+	{ VQ_ENOENT, EFI_NOT_FOUND },
+	{ VQ_ECORRUPT, EFI_VOLUME_CORRUPTED },
+	{ VQ_ERANGE, EFI_INVALID_PARAMETER },
+	{ VQ_EROFS, EFI_WRITE_PROTECTED },
+	{ VQ_ENOTDIR, EFI_NOT_FOUND },
+	{ VQ_ELOOP, EFI_VOLUME_CORRUPTED },
+	{ VQ_ESHORT, EFI_DEVICE_ERROR },
+	{ VQ_EUNSUPP, EFI_UNSUPPORTED },
+	{ VQ_ENEEDRESET, EFI_DEVICE_ERROR },
+	{ VQ_ECANCELED, EFI_ABORTED },
+	{ VQ_E2BIG, EFI_BAD_BUFFER_SIZE },
+};
+
+EFI_STATUS efi_from_vq(int err)
+{
+	if (err < 0)
+		err = -err;
+	if (!err)
+		return EFI_SUCCESS;
+	for (size_t i = 0; i < ARRAY_SIZE(status_map); i++)
+		if (status_map[i].vq == err)
+			return status_map[i].efi;
+	return EFI_DEVICE_ERROR;
+}
+
+int vq_from_efi(EFI_STATUS st)
+{
+	if (st == EFI_SUCCESS)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(status_map); i++)
+		if (status_map[i].efi == st)
+			return -status_map[i].vq;
+	return -VQ_EIO;
+}

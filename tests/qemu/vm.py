@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: MIT
+"""Boot OVMF under QEMU (TCG) and capture what happened.
+
+A VM gets a tools disk (FAT, on AHCI so it is not a virtio device) holding
+our .efi files and a startup.nsh that the firmware shell runs, plus any
+virtio disks and devices a test asks for. The serial console is read until a
+marker, QEMU's exit or a timeout; every boot leaves its log in
+build/qemu-logs/<name>/ and a failing test names that path.
+"""
+import hashlib
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(TOP, "build")
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def sh(cmd, **kw):
+    subprocess.run(cmd, shell=True, check=True, **kw)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def make_tools_disk(path, files, startup):
+    """A FAT disk with `files` ({dest: src}) and startup.nsh lines."""
+    sh(f"rm -f {path} && truncate -s 48M {path} && mkfs.fat -F 32 {path} >/dev/null")
+    dirs = set()
+    for dest in files:
+        parts = dest.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            dirs.add("/".join(parts[:i]))
+    for d in sorted(dirs):
+        sh(f"mmd -i {path} ::/{d}")
+    for dest, src in files.items():
+        sh(f"mcopy -i {path} {src} ::/{dest.strip('/')}")
+    nsh = path + ".nsh"
+    with open(nsh, "w") as f:
+        f.write("".join(line + "\r\n" for line in startup))
+    sh(f"mcopy -i {path} {nsh} ::/startup.nsh")
+
+
+class VM:
+    def __init__(self, name, machine="q35", mem=512, devices=(), disks=(),
+                 tools=None, startup=(), gpu=None, extra=(), workdir=None):
+        self.name = name
+        self.dir = workdir or os.path.join(BUILD, "qemu-logs", name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.log_path = os.path.join(self.dir, "serial.log")
+        self.machine = machine
+        self.mem = mem
+        self.devices = list(devices)
+        self.disks = list(disks)  # (path, device options) for virtio disks
+        self.tools = tools
+        self.startup = list(startup)
+        self.gpu = gpu
+        self.extra = list(extra)
+        self.proc = None
+        self.output = ""
+        self.monitor_path = os.path.join(self.dir, "monitor.sock")
+
+    def cmdline(self):
+        vars_fd = os.path.join(self.dir, "vars.fd")
+        shutil.copy(OVMF_VARS, vars_fd)
+        cmd = ["qemu-system-x86_64", "-M", self.machine, "-accel", "tcg",
+               "-m", str(self.mem), "-nodefaults", "-no-user-config",
+               "-display", "none", "-serial", "stdio",
+               "-monitor", f"unix:{self.monitor_path},server,nowait",
+               "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+               "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}"]
+        if self.tools is not None:
+            files, = (self.tools,)
+            img = os.path.join(self.dir, "tools.img")
+            make_tools_disk(img, files, self.startup)
+            bus = "ide.0" if self.machine.startswith("q35") else "ide.0"
+            cmd += ["-drive", f"if=none,id=tools,format=raw,file={img}",
+                    "-device", f"ide-hd,drive=tools,bus={bus}"]
+        for i, (path, opts) in enumerate(self.disks):
+            drive = f"if=none,id=vd{i},format=raw,file={path}"
+            if isinstance(opts, tuple):
+                drive_extra, opts = opts
+                drive += "," + drive_extra
+            cmd += ["-drive", drive,
+                    "-device", f"virtio-blk-pci,drive=vd{i}" + (("," + opts) if opts else "")]
+        for dev in self.devices:
+            cmd += ["-device", dev]
+        cmd += self.extra
+        return cmd
+
+    def run(self, until=None, timeout=60, keys=None):
+        """Boot and read serial until `until` (regex) matches, QEMU exits,
+        or `timeout` seconds pass. `keys` maps a regex to bytes to type when
+        it first appears. Returns the ANSI-stripped log."""
+        cmd = self.cmdline()
+        with open(os.path.join(self.dir, "cmdline"), "w") as f:
+            f.write(" ".join(cmd) + "\n")
+        keys = dict(keys or {})
+        # The shell waits 5 s for a key before startup.nsh: any key skips it.
+        keys.setdefault(r"Press .*ESC.* to skip", b" ")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        raw = b""
+        deadline = time.time() + timeout
+        sent = set()
+        matched = False
+        try:
+            while time.time() < deadline:
+                r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+                if r:
+                    chunk = os.read(self.proc.stdout.fileno(), 65536)
+                    if not chunk:
+                        break
+                    raw += chunk
+                    text = ANSI.sub("", raw.decode("latin-1"))
+                    for pat, data in keys.items():
+                        if pat not in sent and re.search(pat, text):
+                            sent.add(pat)
+                            self.type(data)
+                    if until and re.search(until, text):
+                        matched = True
+                        break
+                elif self.proc.poll() is not None:
+                    break
+        finally:
+            self.output = ANSI.sub("", raw.decode("latin-1")).replace("\r", "")
+            with open(self.log_path, "w") as f:
+                f.write(self.output)
+        self.timed_out = not matched and self.proc.poll() is None
+        return self.output
+
+    def type(self, data):
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def hmp(self, command):
+        """Send one HMP monitor command; returns its output."""
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.monitor_path)
+        s.settimeout(10)
+        buf = b""
+        while b"(qemu)" not in buf:
+            buf += s.recv(4096)
+        s.sendall(command.encode() + b"\n")
+        buf = b""
+        while buf.count(b"(qemu)") < 1:
+            buf += s.recv(4096)
+        s.close()
+        return buf.decode("latin-1")
+
+    def screendump(self, path, head=None):
+        opt = f" -d {head}" if head is not None else ""
+        self.hmp(f"screendump {path}{opt}")
+        for _ in range(50):
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                break
+            time.sleep(0.1)
+        return path
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc:
+            self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def read_ppm(path):
+    """(width, height, bytes RGB) of a binary PPM (P6)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    fields = []
+    i = 0
+    while len(fields) < 4:
+        while data[i:i + 1].isspace():
+            i += 1
+        if data[i:i + 1] == b"#":
+            while data[i:i + 1] != b"\n":
+                i += 1
+            continue
+        j = i
+        while not data[j:j + 1].isspace():
+            j += 1
+        fields.append(data[i:j])
+        i = j
+    assert fields[0] == b"P6", f"{path}: not a P6 PPM"
+    w, h = int(fields[1]), int(fields[2])
+    return w, h, data[i + 1:i + 1 + w * h * 3]
+
+
+def pixel(img, x, y):
+    w, h, px = img
+    o = (y * w + x) * 3
+    return tuple(px[o:o + 3])
