@@ -129,6 +129,7 @@ struct vdev {
 	uint8_t pci_revision;
 	uint16_t type;            /* VIRTIO_ID_* */
 	bool transitional;        /* also has the legacy interface */
+	bool legacy;              /* driven through the legacy interface */
 
 	uint64_t features_offered;
 	uint64_t features;        /* negotiated */
@@ -140,7 +141,13 @@ struct vdev {
 	struct vdev_queue queues[VDEV_MAX_QUEUES];
 	uint16_t nqueues;         /* set up by vdev_setup_queue */
 
-	bool broken;              /* must be reset before further use */
+	/*
+	 * Set when the device was reset behind the driver's back (a timeout,
+	 * a broken queue, DEVICE_NEEDS_RESET): its queues are gone on the
+	 * device side and it must go through vdev_init again. Cleared by a
+	 * successful vdev_init.
+	 */
+	bool broken;
 };
 
 /** Drivers' feature filter: offered bits in, accepted bits out. */

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device initialisation every virtio driver shares (virtio 1.2 §3.1.1),
+ * queue setup, polling with deadlines, and teardown, over whatever
+ * transport the device was probed with.
+ */
+#include "../boot/log.h"
+#include "transport.h"
+
+/* Poll the status byte for DEVICE_NEEDS_RESET this often while waiting. */
+#define VDEV_STATUS_POLL_SPINS 256
+#define VDEV_RESET_POLL_US 10
+
+/* §6: bits 24..41 belong to the transport and queue mechanisms. Of those we
+ * implement INDIRECT_DESC, EVENT_IDX (if the driver's filter keeps them),
+ * VERSION_1 and ACCESS_PLATFORM; never packed rings, IN_ORDER etc. */
+#define VDEV_TRANSPORT_BITS (((1ULL << 42) - 1) & ~((1ULL << 24) - 1))
+
+#define VDEV_STATUS_DEAD (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)
+
+int vdev_reset(struct vdev *d)
+{
+	uint64_t deadline;
+	uint8_t st;
+	int ret = d->ops->set_status(d, 0);
+
+	if (ret)
+		return log_err(ret, "%s: cannot write reset", d->name);
+	/* §4.1.4.3.2: the reset is done only once status reads back 0. */
+	deadline = plat_now_us() + VDEV_RESET_TIMEOUT_US;
+	for (;;) {
+		ret = d->ops->get_status(d, &st);
+		if (ret) {
+			d->broken = true;
+			return log_err(ret, "%s: cannot read status", d->name);
+		}
+		if (st == 0)
+			return 0;
+		if (plat_now_us() >= deadline) {
+			d->broken = true;
+			return log_err(-VQ_ETIMEDOUT,
+				       "%s: reset not done after %u us (status 0x%x)",
+				       d->name, VDEV_RESET_TIMEOUT_US, st);
+		}
+		plat_delay_us(VDEV_RESET_POLL_US);
+	}
+}
+
+void vdev_fail(struct vdev *d)
+{
+	uint8_t st;
+
+	if (d->ops->get_status(d, &st))
+		st = 0;
+	if (d->ops->set_status(d, st | VIRTIO_STATUS_FAILED))
+		log_warn("%s: cannot set FAILED", d->name);
+}
+
+/* Adds @bit to the status we have written so far: never clears a bit. */
+static int status_add(struct vdev *d, uint8_t *status, uint8_t bit)
+{
+	*status |= bit;
+	return d->ops->set_status(d, *status);
+}
+
+/* Reads status back; the device refusing or giving up is an error. */
+static int status_expect(struct vdev *d, uint8_t want)
+{
+	uint8_t st;
+	int ret = d->ops->get_status(d, &st);
+
+	if (ret)
+		return log_err(ret, "%s: cannot read status", d->name);
+	if (st & VDEV_STATUS_DEAD)
+		return log_err(-VQ_ENEEDRESET, "%s: device status 0x%x",
+			       d->name, st);
+	if ((st & want) != want)
+		return log_err(-VQ_ENOTSUP,
+			       "%s: device cleared status bits 0x%x (status 0x%x, features 0x%llx)",
+			       d->name, want & ~st, st,
+			       (unsigned long long)d->features);
+	return 0;
+}
+
+/* The driver filter decides; the transport adds and removes its own bits. */
+static uint64_t accept_features(uint64_t offered, vdev_feature_filter filter)
+{
+	uint64_t acc = filter ? filter(offered) & offered : 0;
+
+	acc &= ~VDEV_TRANSPORT_BITS | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) |
+	       VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
+	/* §6.1: VERSION_1 is the modern interface itself; ACCESS_PLATFORM
+	 * must be accepted when offered, and we always map (bus dma_map). */
+	acc |= offered & (VIRTIO_BIT(VIRTIO_F_VERSION_1) |
+			  VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM));
+	return acc;
+}
+
+static int negotiate(struct vdev *d, vdev_feature_filter filter)
+{
+	uint64_t offered, accepted;
+	int ret = d->ops->get_features(d, &offered);
+
+	if (ret)
+		return log_err(ret, "%s: cannot read features", d->name);
+	if (!d->legacy && !(offered & VIRTIO_BIT(VIRTIO_F_VERSION_1)))
+		return log_err(-VQ_ENOTSUP,
+			       "%s: modern device does not offer VERSION_1 (features 0x%llx)",
+			       d->name, (unsigned long long)offered);
+	accepted = accept_features(offered, filter);
+	ret = d->ops->set_features(d, accepted);
+	if (ret)
+		return log_err(ret, "%s: cannot write features 0x%llx",
+			       d->name, (unsigned long long)accepted);
+	d->features_offered = offered;
+	d->features = accepted;
+	return 0;
+}
+
+int vdev_init(struct vdev *d, vdev_feature_filter filter)
+{
+	uint8_t status = 0;
+	int ret = vdev_reset(d);
+
+	if (!ret)
+		ret = status_add(d, &status, VIRTIO_STATUS_ACKNOWLEDGE);
+	if (!ret)
+		ret = status_add(d, &status, VIRTIO_STATUS_DRIVER);
+	if (!ret)
+		ret = negotiate(d, filter);
+	/* §3.1.2 legacy: no FEATURES_OK; the device cannot refuse. */
+	if (!ret && !d->legacy) {
+		ret = status_add(d, &status, VIRTIO_STATUS_FEATURES_OK);
+		if (!ret)
+			ret = status_expect(d, VIRTIO_STATUS_FEATURES_OK);
+	}
+	if (ret) {
+		vdev_fail(d);
+		return ret;
+	}
+	d->broken = false;
+	return 0;
+}
+
+static void vdev_notify_cb(void *ctx, uint16_t index)
+{
+	struct vdev *d = ctx;
+
+	d->ops->notify(d, index);
+}
+
+static int queue_size_for(struct vdev *d, uint16_t idx, uint16_t want,
+			  uint16_t *ret)
+{
+	uint16_t max, size;
+	int err = d->ops->queue_max(d, idx, &max);
+
+	if (err)
+		return log_err(err, "%s: cannot read size of queue %u",
+			       d->name, idx);
+	if (!max)
+		return log_err(-VQ_ENOENT, "%s: queue %u does not exist",
+			       d->name, idx);
+	if (d->legacy && (max & (max - 1) || max > VQ_MAX_SIZE))
+		return log_err(-VQ_ENOTSUP,
+			       "%s: legacy queue %u size %u is not a power of 2",
+			       d->name, idx, max);
+	/* Legacy: the device dictates the size (§4.1.4.8). */
+	size = (want && want < max && !d->legacy) ? want : max;
+	size = VQ_MIN(size, (uint16_t)VQ_MAX_SIZE);
+	while (size & (size - 1))
+		size &= size - 1;
+	*ret = size;
+	return 0;
+}
+
+static int setup_queue(struct vdev *d, uint16_t idx, uint16_t want,
+		       uint16_t indirect_max, struct virtqueue **ret_vq)
+{
+	struct vdev_queue *q = &d->queues[idx];
+	struct vq_config cfg = {
+		.index = idx,
+		.legacy_layout = d->legacy,
+		.event_idx = d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX),
+		.indirect_max = (d->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC))
+					? indirect_max : 0,
+	};
+	struct vq_dma mem;
+	struct virtqueue *vq;
+	int ret = queue_size_for(d, idx, want, &cfg.size);
+
+	if (ret)
+		return ret;
+	ret = d->bus.ops->dma_alloc(d->bus.ctx, vq_dma_size(&cfg), &mem);
+	if (ret)
+		return log_err(ret, "%s: no DMA memory for queue %u (%zu bytes)",
+			       d->name, idx, vq_dma_size(&cfg));
+	ret = vq_create(&cfg, &mem, vdev_notify_cb, d, &vq);
+	if (ret)
+		goto out_free_mem;
+	ret = d->ops->queue_enable(d, idx, vq);
+	if (ret)
+		goto out_destroy_vq;
+	q->vq = vq;
+	q->mem = mem;
+	d->nqueues = VQ_MAX(d->nqueues, (uint16_t)(idx + 1));
+	*ret_vq = vq;
+	return 0;
+
+out_destroy_vq:
+	vq_destroy(vq);
+out_free_mem:
+	d->bus.ops->dma_free(d->bus.ctx, &mem);
+	return log_err(ret, "%s: cannot set up queue %u", d->name, idx);
+}
+
+int vdev_setup_queue(struct vdev *d, uint16_t idx, uint16_t want,
+		     uint16_t indirect_max, struct virtqueue **ret_vq)
+{
+	int ret;
+
+	if (idx >= VDEV_MAX_QUEUES || d->queues[idx].vq)
+		return log_err(-VQ_EINVAL, "%s: queue %u out of range or set up",
+			       d->name, idx);
+	ret = setup_queue(d, idx, want, indirect_max, ret_vq);
+	if (ret)
+		vdev_fail(d);
+	return ret;
+}
+
+int vdev_driver_ok(struct vdev *d)
+{
+	uint8_t st;
+	int ret = d->ops->get_status(d, &st);
+
+	if (ret)
+		return log_err(ret, "%s: cannot read status", d->name);
+	if (st & VDEV_STATUS_DEAD)
+		return log_err(-VQ_ENEEDRESET, "%s: device status 0x%x before DRIVER_OK",
+			       d->name, st);
+	ret = d->ops->set_status(d, st | VIRTIO_STATUS_DRIVER_OK);
+	if (!ret)
+		ret = status_expect(d, VIRTIO_STATUS_DRIVER_OK);
+	if (ret)
+		vdev_fail(d);
+	return ret;
+}
+
+/* The device is stopped: it may have been mid-DMA, so reset it before any
+ * buffer is given back, then forget every queue's in-flight chains. */
+static void vdev_abort(struct vdev *d, vq_done_fn dropped, void *ctx)
+{
+	if (vdev_reset(d))
+		log_error("%s: reset after failure did not complete; buffers may still be written",
+			  d->name);
+	for (unsigned i = 0; i < d->nqueues; i++)
+		if (d->queues[i].vq)
+			vq_reset(d->queues[i].vq, dropped, ctx);
+	d->broken = true;
+}
+
+static int check_alive(struct vdev *d)
+{
+	uint8_t st;
+	int ret = d->ops->get_status(d, &st);
+
+	if (ret)
+		return log_err(ret, "%s: cannot read status", d->name);
+	if (st & VDEV_STATUS_DEAD || !(st & VIRTIO_STATUS_DRIVER_OK))
+		return log_err(-VQ_ENEEDRESET, "%s: device status 0x%x while waiting",
+			       d->name, st);
+	return 0;
+}
+
+int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
+	      vq_done_fn done, vq_done_fn dropped, void *ctx)
+{
+	unsigned spins = 0;
+	int ret;
+
+	if (d->broken)
+		return log_err(-VQ_EBROKEN, "%s: device needs re-initialising",
+			       d->name);
+	for (;;) {
+		int n = vq_collect(vq, done, ctx);
+
+		if (n > 0)
+			return n;
+		if (n < 0) {
+			ret = log_err(-VQ_EBROKEN, "%s: queue %u broken: %s",
+				      d->name, vq_index(vq),
+				      vq_broken_reason(vq));
+			break;
+		}
+		if (++spins % VDEV_STATUS_POLL_SPINS == 0) {
+			ret = check_alive(d);
+			if (ret)
+				break;
+		}
+		if (plat_now_us() >= deadline_us) {
+			ret = log_err(-VQ_ETIMEDOUT,
+				      "%s: queue %u: %u requests not completed by the deadline",
+				      d->name, vq_index(vq), vq_inflight(vq));
+			break;
+		}
+	}
+	vdev_abort(d, dropped, ctx);
+	return ret;
+}
+
+void vdev_teardown(struct vdev *d)
+{
+	if (!d || !d->ops)
+		return;
+	vdev_reset(d);
+	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++) {
+		struct vdev_queue *q = &d->queues[i];
+
+		if (q->vq)
+			vq_destroy(q->vq);
+		if (q->mem.host)
+			d->bus.ops->dma_free(d->bus.ctx, &q->mem);
+		memset(q, 0, sizeof(*q));
+	}
+	d->nqueues = 0;
+}
