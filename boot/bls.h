@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Boot Loader Specification type #1 entries (/loader/entries/NAME.conf),
+ * /loader/loader.conf, the spec's ordering, the default-entry glob, and
+ * entries made up for plain ext partitions (/vmlinuz, /boot/vmlinuz-*).
+ *
+ * Everything here works on bytes already read from a file: no I/O. Text is
+ * never trusted: NULs, control bytes, bad UTF-8 and overlong lines make an
+ * entry broken (kept, shown marked, never booted), never a crash.
+ */
+#ifndef VQ_BLS_H
+#define VQ_BLS_H
+
+#include "compat.h"
+
+#define BLS_NAME_MAX 128     /* file name / id, with NUL */
+#define BLS_TITLE_MAX 256
+#define BLS_SHORT_MAX 128    /* version, machine-id, sort-key */
+#define BLS_ARCH_MAX 16
+#define BLS_PATH_MAX 256
+#define BLS_INITRD_MAX 8
+#define BLS_OPTIONS_MAX 2048 /* x86-64 cmdline_size is 2047, plus NUL */
+#define BLS_LINE_MAX 4096    /* longer lines are refused */
+#define BLS_REASON_MAX 128
+#define BLS_PATTERN_MAX 128
+#define BLS_ENTRIES_MAX 64   /* bls_list refuses more */
+
+/** The EFI architecture name entries must match (spec: `architecture`). */
+#define BLS_LOCAL_ARCH "x64"
+
+struct bls_entry {
+	char name[BLS_NAME_MAX];     /* file name as found, for messages */
+	char id[BLS_NAME_MAX];       /* name without ".conf" and boot counter */
+	char title[BLS_TITLE_MAX];
+	char version[BLS_SHORT_MAX];
+	char machine_id[BLS_SHORT_MAX];
+	char sort_key[BLS_SHORT_MAX];
+	char linux_path[BLS_PATH_MAX]; /* `linux` (a predefined macro in GNU C) */
+	char initrd[BLS_INITRD_MAX][BLS_PATH_MAX];
+	unsigned initrd_count;
+	char options[BLS_OPTIONS_MAX]; /* every `options` line, space-joined */
+	char efi_path[BLS_PATH_MAX];
+	char architecture[BLS_ARCH_MAX];
+	char devicetree[BLS_PATH_MAX];
+	/* Boot counting (spec "Boot counting"): "+LEFT[-DONE]" before .conf.
+	 * tries_left < 0 when the name carries no counter. */
+	int tries_left;
+	int tries_done;
+	/* Filled by the caller: where the entry came from. */
+	unsigned disk_index;
+	unsigned part_index;
+	/* Set when the text is unusable; reason says why, for the menu. */
+	bool broken;
+	char reason[BLS_REASON_MAX];
+};
+
+/**
+ * Parse one entry file's @len bytes of @text. @file_name is the name in
+ * loader/entries ("debian-6.1.conf"). Allocates the entry (plat_alloc; free
+ * with bls_entry_free). Content problems (garbage bytes, a line longer than
+ * BLS_LINE_MAX, a value too long for its field, too many initrds, no `linux`
+ * or `efi`) are logged naming the file and line and give a broken entry, not
+ * an error. Returns 0, -VQ_EINVAL (no name), -VQ_ENOMEM.
+ */
+int bls_parse_entry(const char *file_name, const void *text, size_t len,
+		    struct bls_entry **ret);
+void bls_entry_free(struct bls_entry *e);
+
+/** Spec: hide entries whose `architecture` is not ours (case-insensitive). */
+bool bls_entry_hidden(const struct bls_entry *e);
+
+/** Not broken and has `linux` or `efi`. */
+bool bls_entry_bootable(const struct bls_entry *e);
+
+/** Spec "Boot counting": tries left reached 0, so it sorts last. */
+bool bls_entry_bad(const struct bls_entry *e);
+
+/** The text for the menu: title, else the id. */
+const char *bls_entry_title(const struct bls_entry *e);
+
+/**
+ * The kernel command line: options, then @append (may be NULL), joined by
+ * one space, into @buf of @size bytes. -VQ_E2BIG naming the entry and both
+ * lengths when it does not fit in @size - 1 bytes.
+ */
+int bls_entry_cmdline(const struct bls_entry *e, const char *append,
+		      char *buf, size_t size);
+
+/* ---- loader.conf ----------------------------------------------------- */
+
+#define BLS_TIMEOUT_FOREVER (-1) /* "menu-force": wait for a key */
+#define BLS_TIMEOUT_DEFAULT 5    /* seconds, when loader.conf says nothing */
+#define BLS_TIMEOUT_MAX 3600
+
+struct bls_config {
+	int timeout_s;    /* 0 boots the default at once; BLS_TIMEOUT_FOREVER */
+	bool timeout_set; /* loader.conf had a valid timeout line */
+	char default_pattern[BLS_PATTERN_MAX]; /* "" when unset or "@saved" */
+	bool editor;      /* default true */
+};
+
+void bls_config_init(struct bls_config *c);
+
+/**
+ * Parse loader.conf (@len bytes of @text) over the defaults of
+ * bls_config_init. Bad values and bad lines are logged with the file and
+ * line number and skipped: a damaged loader.conf never stops the boot.
+ */
+int bls_parse_loader_conf(const char *file_name, const void *text, size_t len,
+			  struct bls_config *ret);
+
+/* ---- ordering and selection ------------------------------------------- */
+
+/**
+ * UAPI Version Format Specification comparison: <0 when @a is older than
+ * @b, 0 equal, >0 newer. NULL compares as "".
+ */
+int bls_version_cmp(const char *a, const char *b);
+
+/**
+ * Spec "Sorting": <0 when @a is shown before @b. Bad (boot-counted out)
+ * entries last; entries with sort-key before those without; by sort-key,
+ * machine-id (increasing), version (decreasing); then id (decreasing
+ * version order).
+ */
+int bls_entry_cmp(const struct bls_entry *a, const struct bls_entry *b);
+
+/** fnmatch-style glob: * ? [abc] [a-z] [!x]; ASCII case-insensitive. */
+bool bls_glob_match(const char *pattern, const char *s);
+
+/** An ordered set of entries; owns them. Zero-initialise before use. */
+struct bls_list {
+	struct bls_entry **v;
+	size_t count;
+	size_t cap;
+};
+
+/**
+ * Take ownership of @e in every case. Hidden entries (other architecture)
+ * are logged and freed (returns 0); -VQ_ENOSPC past BLS_ENTRIES_MAX,
+ * -VQ_ENOMEM.
+ */
+int bls_list_add(struct bls_list *l, struct bls_entry *e);
+void bls_list_sort(struct bls_list *l);
+void bls_list_free(struct bls_list *l);
+
+/**
+ * Index of the default entry in sorted @l: the first bootable entry whose
+ * id matches @pattern (a trailing ".conf" in the pattern is ignored), else
+ * the first bootable entry, else 0. -VQ_ENOENT when @l is empty.
+ */
+int bls_list_default(const struct bls_list *l, const char *pattern);
+
+/** Index of the entry with exactly this id, or -VQ_ENOENT. */
+int bls_list_find(const struct bls_list *l, const char *id);
+
+/**
+ * Entries for an ext root or /boot partition without loader/entries:
+ * "/vmlinuz" (+ "/initrd.img") as id "vmlinuz", and each
+ * "/boot/vmlinuz-VER" (+ "/boot/initrd.img-VER") as id "vmlinuz-VER",
+ * titled "Linux VER". @paths are the absolute paths found in / and /boot.
+ * Options are left empty: the caller knows the root device.
+ */
+int bls_auto_entries(const char *const *paths, size_t n, unsigned disk_index,
+		     unsigned part_index, struct bls_list *l);
+
+#endif
