@@ -87,10 +87,10 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-qemu
 
-DISPLAY_MODE ?= none
+GUI ?= none
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)sh scripts/run.sh $(DISPLAY_MODE)
+	$(Q)sh scripts/run.sh $(GUI)
 
 clean:
 	rm -rf $(B)

@@ -14,6 +14,9 @@
 #include "boot/err.h"
 #include "virtio/transport.h"
 
+/** The entry point of each application in apps/. */
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);
+
 /* ---- platform.c ---------------------------------------------------------- */
 
 /** Initialise gnu-efi, calibrate the TSC against the firmware's Stall. */

@@ -90,6 +90,9 @@ struct vblk;
  * features, set up the request queue, preallocate request headers and bounce
  * buffers, read the config. On failure the device is reset.
  */
+/** The feature filter: which offered bits this driver accepts. */
+uint64_t vblk_features(uint64_t offered);
+
 int vblk_open(struct vdev *d, struct vblk **ret);
 
 /** Reset the device and free everything. */

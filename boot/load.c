@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+#include "load.h"
+#include "err.h"
+#include "log.h"
+
+struct load_ctx {
+	const struct load_ops *ops;
+	uint64_t done, total;
+	uint64_t read_us;
+};
+
+static int read_file_into(struct load_ctx *c, struct fs_file *f,
+			  const struct fs_ops *fo, uint8_t *dst, uint64_t size,
+			  const char *path, const char *vol)
+{
+	for (uint64_t off = 0; off < size;) {
+		size_t n = (size_t)VQ_MIN((uint64_t)LOAD_CHUNK, size - off);
+		uint64_t t0 = plat_now_us();
+		int r = fo->read(f, off, dst + off, n);
+
+		c->read_us += plat_now_us() - t0;
+		if (r)
+			return log_err(r, "%s on %s: read failed at byte %llu: %s", path,
+				       vol, (unsigned long long)off, vq_strerror(r));
+		off += n;
+		c->done += n;
+		if (c->ops->progress)
+			c->ops->progress(c->ops->ctx, c->done, c->total);
+	}
+	return 0;
+}
+
+static int open_sized(struct scan_volume *vol, const char *path,
+		      struct fs_file **ret, uint64_t *ret_size)
+{
+	struct fs_file *f;
+	uint64_t size;
+	int r = vol->fs->ops->open(vol->fs, path, &f);
+
+	if (r)
+		return log_err(r, "%s on %s: cannot open: %s", path, vol->name,
+			       vq_strerror(r));
+	size = vol->fs->ops->size(f);
+	if (size == 0 || size > LOAD_FILE_MAX) {
+		vol->fs->ops->close(f);
+		return log_err(size ? -VQ_E2BIG : -VQ_ECORRUPT,
+			       "%s on %s: unusable size %llu bytes", path, vol->name,
+			       (unsigned long long)size);
+	}
+	*ret = f;
+	*ret_size = size;
+	return 0;
+}
+
+/* Initrds: total size with each one padded to 4 bytes, overflow-checked. */
+static int initrd_sizes(struct scan_volume *vol, const struct bls_entry *e,
+			struct fs_file **files, uint64_t *sizes, uint64_t *ret_total)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < e->initrd_count; i++) {
+		int r = open_sized(vol, e->initrd[i], &files[i], &sizes[i]);
+		if (r)
+			return r;
+		uint64_t padded = VQ_ALIGN_UP(sizes[i], 4ULL);
+		if (padded > LOAD_FILE_MAX - total)
+			return log_err(-VQ_E2BIG, "entry %s: initrds total over %llu bytes",
+				       e->id, (unsigned long long)LOAD_FILE_MAX);
+		total += padded;
+	}
+	*ret_total = total;
+	return 0;
+}
+
+static int load_initrds(struct load_ctx *c, struct scan_volume *vol,
+			const struct bls_entry *e, struct fs_file **files,
+			const uint64_t *sizes, struct loaded_entry *l)
+{
+	uint8_t *dst = l->initrd;
+	uint64_t off = 0;
+
+	for (unsigned i = 0; i < e->initrd_count; i++) {
+		int r = read_file_into(c, files[i], vol->fs->ops, dst + off, sizes[i],
+				       e->initrd[i], vol->name);
+		if (r)
+			return r;
+		off += sizes[i];
+		while (off % 4)
+			dst[off++] = 0;
+	}
+	return 0;
+}
+
+static int check_image(struct loaded_entry *l, const struct bls_entry *e)
+{
+	int r = pe_check(l->image, l->image_size, l->image_name, &l->pe);
+
+	if (r)
+		return r;
+	if (l->pe.machine != PE_MACHINE_NATIVE)
+		return log_err(-VQ_ENOTSUP, "%s: built for %s, not %s", l->image_name,
+			       pe_machine_name(l->pe.machine),
+			       pe_machine_name(PE_MACHINE_NATIVE));
+	if (e->initrd_count && e->linux_path[0] && !l->pe.supports_initrd_lf2)
+		log_warn("%s: kernel may not ask for its initrd through LoadFile2 "
+			 "(PE MajorImageVersion %u)", l->image_name,
+			 l->pe.major_image_version);
+	if (l->pe.cmdline_max && strlen(l->cmdline) > l->pe.cmdline_max)
+		return log_err(-VQ_E2BIG,
+			       "entry %s: command line is %zu bytes, the kernel accepts %u",
+			       e->id, strlen(l->cmdline), l->pe.cmdline_max);
+	return 0;
+}
+
+static int load_image(struct load_ctx *c, struct scan_volume *vol,
+		      const char *path, struct fs_file *f, uint64_t size,
+		      struct loaded_entry *l)
+{
+	int r = c->ops->alloc(c->ops->ctx, size, &l->image);
+
+	if (r)
+		return log_err(r, "%s: cannot allocate %llu bytes", l->image_name,
+			       (unsigned long long)size);
+	l->image_size = size;
+	return read_file_into(c, f, vol->fs->ops, l->image, size, path, vol->name);
+}
+
+static void close_all(struct scan_volume *vol, struct fs_file **files, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (files[i])
+			vol->fs->ops->close(files[i]);
+}
+
+int load_entry(struct boot_scan *s, const struct bls_entry *e,
+	       const char *append, const struct load_ops *ops,
+	       struct loaded_entry *ret)
+{
+	struct scan_volume *vol = scan_entry_volume(s, e);
+	const char *path = e->linux_path[0] ? e->linux_path : e->efi_path;
+	struct fs_file *files[BLS_INITRD_MAX + 1] = { 0 };
+	uint64_t sizes[BLS_INITRD_MAX + 1] = { 0 };
+	struct load_ctx c = { .ops = ops };
+	struct loaded_entry *l = ret;
+	int r;
+
+	*l = (struct loaded_entry){ 0 };
+	if (!vol || !bls_entry_bootable(e) || !path[0])
+		return log_err(-VQ_EINVAL, "entry %s: not bootable%s%s", e->id,
+			       e->broken ? ": " : "", e->broken ? e->reason : "");
+	vq_snprintf(l->image_name, sizeof(l->image_name), "%s on %s", path, vol->name);
+	r = bls_entry_cmdline(e, append, l->cmdline, sizeof(l->cmdline));
+	if (r)
+		return r;
+	r = open_sized(vol, path, &files[BLS_INITRD_MAX], &sizes[BLS_INITRD_MAX]);
+	if (!r)
+		r = initrd_sizes(vol, e, files, sizes, &l->initrd_size);
+	c.total = sizes[BLS_INITRD_MAX] + l->initrd_size;
+	if (!r)
+		r = load_image(&c, vol, path, files[BLS_INITRD_MAX],
+			       sizes[BLS_INITRD_MAX], l);
+	if (!r)
+		r = check_image(l, e);
+	if (!r && l->initrd_size) {
+		r = ops->alloc(ops->ctx, l->initrd_size, &l->initrd);
+		if (r)
+			log_error("entry %s: cannot allocate %zu bytes for initrds", e->id,
+				  l->initrd_size);
+		else
+			r = load_initrds(&c, vol, e, files, sizes, l);
+	}
+	close_all(vol, files, BLS_INITRD_MAX + 1);
+	l->bytes = c.done;
+	l->read_us = c.read_us;
+	if (r)
+		load_free(l, ops);
+	return r;
+}
+
+void load_free(struct loaded_entry *l, const struct load_ops *ops)
+{
+	if (l->image)
+		ops->free(ops->ctx, l->image, l->image_size);
+	if (l->initrd)
+		ops->free(ops->ctx, l->initrd, l->initrd_size);
+	l->image = l->initrd = NULL;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loading a boot entry into memory: the kernel (or EFI application) checked
+ * as a PE image, the initrds concatenated (each padded to 4 bytes, as the
+ * Linux initrd handoff expects), and the command line checked against the
+ * kernel's limit. EFI-free: memory comes from the caller's allocator.
+ */
+#ifndef VQ_LOAD_H
+#define VQ_LOAD_H
+
+#include "scan.h"
+#include "pe.h"
+
+#define LOAD_CMDLINE_MAX 4096
+#define LOAD_FILE_MAX (1024ULL << 20) /* refuse single files over 1 GiB */
+#define LOAD_CHUNK (4u << 20)         /* bytes per read between progress calls */
+
+struct load_ops {
+	/** Memory for an image or the initrds (page-aligned). */
+	int (*alloc)(void *ctx, size_t size, void **ret);
+	void (*free)(void *ctx, void *p, size_t size);
+	/** Called after each chunk; @done of @total bytes of the entry. */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
+	void *ctx;
+};
+
+struct loaded_entry {
+	void *image;
+	size_t image_size;
+	char image_name[300];   /* "/vmlinuz-6.1 on vblk 00:03.0 p2" */
+	struct pe_info pe;
+	void *initrd;           /* NULL when the entry has none */
+	size_t initrd_size;
+	char cmdline[LOAD_CMDLINE_MAX];
+	uint64_t bytes;         /* read from disk */
+	uint64_t read_us;       /* spent reading */
+};
+
+/**
+ * Load entry @e found by @s, appending @append (may be NULL) to its
+ * options. Every failure is logged naming the entry and the file.
+ */
+int load_entry(struct boot_scan *s, const struct bls_entry *e,
+	       const char *append, const struct load_ops *ops,
+	       struct loaded_entry *ret);
+
+void load_free(struct loaded_entry *l, const struct load_ops *ops);
+
+#endif

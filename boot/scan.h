@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Finding boot entries: every partition of every disk (ESP and XBOOTLDR
+ * first, then any FAT or ext partition; a filesystem on the whole disk too)
+ * is searched for /loader/entries/ *.conf and /loader/loader.conf. With no
+ * entries anywhere, ext volumes offer automatic entries for /vmlinuz and
+ * /boot/vmlinuz-*. EFI-free: disks are struct blockdev.
+ */
+#ifndef VQ_SCAN_H
+#define VQ_SCAN_H
+
+#include "bls.h"
+#include "fs.h"
+#include "part.h"
+
+#define SCAN_MAX_VOLUMES 32
+#define SCAN_ENTRY_MAX_BYTES (64 * 1024)   /* a .conf larger is refused */
+
+struct scan_volume {
+	struct blockdev bd;       /* the partition view */
+	struct fs *fs;
+	unsigned disk_index;
+	unsigned part_number;     /* 0: the whole disk */
+	enum part_kind kind;
+	char guid[37];            /* GPT partition GUID, "" otherwise */
+	char name[48];            /* "vblk 00:03.0 p2" */
+};
+
+struct boot_scan {
+	struct scan_volume vols[SCAN_MAX_VOLUMES];
+	unsigned nvols;
+	struct bls_list entries;
+	struct bls_config conf;
+	bool conf_found;
+	bool conf_from_esp;
+	unsigned disks;
+};
+
+void scan_init(struct boot_scan *s);
+
+/**
+ * Read @disk's partition table and search each partition. Problems with one
+ * partition or one entry are logged and skipped; only I/O errors on the
+ * table itself are returned. @disk must outlive @s.
+ */
+int scan_disk(struct boot_scan *s, struct blockdev *disk, unsigned disk_index);
+
+/** Automatic entries when none were found, then sort. */
+void scan_finish(struct boot_scan *s);
+
+/** The volume an entry came from, or NULL. */
+struct scan_volume *scan_entry_volume(struct boot_scan *s,
+				      const struct bls_entry *e);
+
+void scan_free(struct boot_scan *s);
+
+#endif

@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Disk images for vqboot's demo and tests, made without root.
+
+A disk is a partition table (gpt, mbr or none) over partitions, each a
+filesystem (fat12/16/32 with mtools, ext2/4 with mke2fs -d) filled with
+files. Used by `make run` (the demo disk) and by the QEMU tests:
+
+    scripts/mkdisk.py demo OUT.img      # GPT: ESP with vqboot + XBOOTLDR ext4
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ESP = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+XBOOTLDR = "BC13C2FF-59E6-4262-A352-B275FD6F7172"
+LINUX = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+MBR_TYPES = {"esp": "ef", "xbootldr": "ea", "linux": "83", "fat16": "6", "fat32": "c"}
+GPT_TYPES = {"esp": ESP, "xbootldr": XBOOTLDR, "linux": LINUX}
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+def run(cmd, **kw):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+
+
+class Part:
+    """kind: esp/xbootldr/linux; fs: fat12/fat16/fat32/ext2/ext4/raw.
+    files maps an absolute path to a source file path or to bytes;
+    symlinks maps a path to its target (ext only)."""
+
+    def __init__(self, kind, fs, size_mb, files=None, symlinks=None, label=None):
+        self.kind, self.fs, self.size_mb = kind, fs, size_mb
+        self.files = files or {}
+        self.symlinks = symlinks or {}
+        self.label = label
+
+
+def _stage(tmp, files, symlinks):
+    root = os.path.join(tmp, "root")
+    os.makedirs(root, exist_ok=True)
+    for dest, src in files.items():
+        path = os.path.join(root, dest.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if isinstance(src, (bytes, bytearray)):
+            with open(path, "wb") as f:
+                f.write(src)
+        else:
+            shutil.copyfile(src, path)
+    for dest, target in symlinks.items():
+        path = os.path.join(root, dest.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.symlink(target, path)
+    return root
+
+
+def make_fs(part, path, sector_size):
+    size = part.size_mb << 20
+    with tempfile.TemporaryDirectory() as tmp:
+        root = _stage(tmp, part.files, part.symlinks)
+        run(["truncate", "-s", str(size), path])
+        if part.fs.startswith("fat"):
+            bits = part.fs[3:]
+            run(["mkfs.fat", "-F", bits, "-S", str(sector_size),
+                 "-n", part.label or "VQBOOT", path])
+            for dirpath, dirnames, filenames in os.walk(root):
+                rel = os.path.relpath(dirpath, root)
+                for d in sorted(dirnames):
+                    run(["mmd", "-i", path, "::/" + os.path.join(rel, d).lstrip("./")])
+                for f in sorted(filenames):
+                    dest = "::/" + os.path.normpath(os.path.join(rel, f))
+                    run(["mcopy", "-i", path, os.path.join(dirpath, f), dest])
+        elif part.fs.startswith("ext"):
+            run(["mke2fs", "-q", "-F", "-t", part.fs, "-b", "4096", "-d", root,
+                 "-L", part.label or "vqboot", path])
+        elif part.fs != "raw":
+            raise ValueError(f"unknown filesystem {part.fs}")
+
+
+def build_disk(path, parts, table="gpt", sector_size=512, extra_mb=1):
+    """Write the disk image; returns {partition number: byte offset}."""
+    align = 1 << 20
+    offsets, off = {}, align
+    for i, p in enumerate(parts, 1):
+        offsets[i] = off
+        off += p.size_mb << 20
+    total = off + (extra_mb << 20)
+    if table == "none":
+        make_fs(parts[0], path, sector_size)
+        return {1: 0}
+    run(["truncate", "-s", "0", path])
+    run(["truncate", "-s", str(total), path])
+    lines = [f"label: {'gpt' if table == 'gpt' else 'dos'}",
+             f"sector-size: {sector_size}"]
+    for i, p in enumerate(parts, 1):
+        start = offsets[i] // sector_size
+        size = (p.size_mb << 20) // sector_size
+        ptype = GPT_TYPES.get(p.kind, LINUX) if table == "gpt" else \
+            MBR_TYPES.get(p.kind, MBR_TYPES.get(p.fs, "83"))
+        lines.append(f"start={start}, size={size}, type={ptype}")
+    subprocess.run(["sfdisk", "--no-reread", "--no-tell-kernel", "-q",
+                    "--sector-size", str(sector_size), path],
+                   input="\n".join(lines) + "\n", text=True, check=True,
+                   stdout=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, p in enumerate(parts, 1):
+            fs_img = os.path.join(tmp, f"p{i}.img")
+            make_fs(p, fs_img, sector_size)
+            if p.fs != "raw":
+                run(["dd", f"if={fs_img}", f"of={path}", "bs=1M",
+                     f"seek={offsets[i] >> 20}", "conv=notrunc,sparse"])
+    return offsets
+
+
+def kernel_root():
+    out = subprocess.run(["sh", os.path.join(TOP, "scripts", "kernel.sh")],
+                         check=True, capture_output=True, text=True).stdout
+    return out.strip()
+
+
+def kernel_path(kroot):
+    boot = os.path.join(kroot, "boot")
+    (name,) = [f for f in os.listdir(boot) if f.startswith("vmlinuz-")]
+    return os.path.join(boot, name), name[len("vmlinuz-"):]
+
+
+def initrd(out, kroot, mode):
+    run(["sh", os.path.join(TOP, "scripts", "mkinitrd.sh"), out, kroot, mode])
+    return out
+
+
+def demo(out):
+    """The `make run` disk: an ESP with vqboot and loader.conf, and an ext4
+    XBOOTLDR partition with Debian's kernel, an initramfs and the entry."""
+    kroot = kernel_root()
+    vmlinuz, kver = kernel_path(kroot)
+    build = os.path.join(TOP, "build")
+    rd = initrd(os.path.join(build, "demo-initrd.img"), kroot, "demo")
+    entry = (f"title      Debian GNU/Linux (kernel {kver}) via vqboot\n"
+             f"version    {kver}\n"
+             f"sort-key   debian\n"
+             f"linux      /vmlinuz-{kver}\n"
+             f"initrd     /initrd-demo.img\n"
+             f"options    console=ttyS0 console=tty0 quiet\n")
+    rescue = ("title      Debian GNU/Linux, verbose kernel messages\n"
+              f"version    {kver}\n"
+              "sort-key   debian-verbose\n"
+              f"linux      /vmlinuz-{kver}\n"
+              "initrd     /initrd-demo.img\n"
+              "options    console=ttyS0 console=tty0 loglevel=7\n")
+    esp = Part("esp", "fat32", 64, files={
+        "/EFI/BOOT/BOOTX64.EFI": os.path.join(build, "vqboot.efi"),
+        "/EFI/vqboot/vqdiag.efi": os.path.join(build, "vqdiag.efi"),
+        "/loader/loader.conf": b"timeout 5\ndefault debian*\neditor yes\n",
+    }, label="ESP")
+    xbl = Part("xbootldr", "ext4", 48, files={
+        f"/vmlinuz-{kver}": vmlinuz,
+        "/initrd-demo.img": rd,
+        f"/loader/entries/debian-{kver}.conf": entry.encode(),
+        f"/loader/entries/debian-{kver}-verbose.conf": rescue.encode(),
+    }, label="xbootldr")
+    build_disk(out, [esp, xbl])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "demo":
+        demo(sys.argv[2])
+    else:
+        sys.exit(__doc__)

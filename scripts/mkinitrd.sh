@@ -1,0 +1,74 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Builds a busybox initramfs: mkinitrd.sh OUT.cpio.gz KERNEL_ROOT [MODE]
+#   MODE demo: print a greeting and power off.
+#   MODE test: print /proc/cmdline, the checksum of each /vq-initrd-*.txt
+#              (added by extra initrds), load Debian's virtio modules, read
+#              the virtio disks, print what was read, power off.
+# Extra initrd: mkinitrd.sh OUT.cpio.gz - extra NAME CONTENT
+set -eu
+out=$1 kroot=$2 mode=${3:-demo}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if [ "$mode" = extra ]; then
+	name=$4 content=$5
+	printf '%s\n' "$content" > "$work/vq-initrd-$name.txt"
+	(cd "$work" && echo "vq-initrd-$name.txt" | cpio -o -H newc --quiet) | gzip -9 > "$out"
+	exit 0
+fi
+
+mkdir -p "$work/bin" "$work/proc" "$work/sys" "$work/dev" "$work/mods" "$work/sys/firmware/efi/efivars"
+cp /bin/busybox "$work/bin/busybox"
+for app in sh cat echo md5sum insmod mount poweroff dd head sleep ls tr cut; do
+	ln -s busybox "$work/bin/$app"
+done
+kver=$(ls "$kroot/lib/modules" | head -1)
+m=$kroot/lib/modules/$kver/kernel
+for mod in drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko \
+	drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci_legacy_dev.ko \
+	drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko fs/efivarfs/efivarfs.ko; do
+	cp "$m/$mod" "$work/mods/"
+done
+
+if [ "$mode" = demo ]; then
+	cat > "$work/init" <<'EOS'
+#!/bin/sh
+mount -t proc proc /proc
+echo
+echo "Hello from Linux, booted by vqboot from a virtio disk."
+echo "kernel command line: $(cat /proc/cmdline)"
+sleep 2
+poweroff -f
+EOS
+else
+	cat > "$work/init" <<'EOS'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+echo "VQ-LINUX: up"
+echo "VQ-CMDLINE: $(cat /proc/cmdline)"
+for f in /vq-initrd-*.txt; do
+	[ -e "$f" ] && echo "VQ-INITRD: $f $(md5sum < "$f" | cut -c1-32)"
+done
+for mod in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk efivarfs; do
+	insmod /mods/$mod.ko || echo "VQ-MODULE: $mod failed"
+done
+sleep 1
+for d in /sys/block/vd*; do
+	[ -e "$d" ] || continue
+	n=${d##*/}
+	echo "VQ-DISK: $n sectors $(cat $d/size) mbr-md5 $(dd if=/dev/$n bs=512 count=1 2>/dev/null | md5sum)"
+done
+if mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null; then
+	for v in /sys/firmware/efi/efivars/Loader*-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f; do
+		[ -e "$v" ] && echo "VQ-EFIVAR: ${v##*/} $(dd if=$v bs=1 skip=4 2>/dev/null | tr -d '\000')"
+	done
+fi
+echo "VQ-LINUX: done"
+poweroff -f
+EOS
+fi
+chmod +x "$work/init"
+(cd "$work" && find . | cpio -o -H newc --quiet) | gzip -6 > "$out"
