@@ -122,8 +122,10 @@ int vdev_init(struct vdev *d, vdev_feature_filter filter)
 	uint8_t status = 0;
 	int ret = vdev_reset(d);
 
-	if (!ret)
-		ret = status_add(d, &status, VIRTIO_STATUS_ACKNOWLEDGE);
+	/* A device stuck in reset cannot take FAILED either. */
+	if (ret)
+		return ret;
+	ret = status_add(d, &status, VIRTIO_STATUS_ACKNOWLEDGE);
 	if (!ret)
 		ret = status_add(d, &status, VIRTIO_STATUS_DRIVER);
 	if (!ret)
@@ -234,11 +236,13 @@ int vdev_driver_ok(struct vdev *d)
 	int ret = d->ops->get_status(d, &st);
 
 	if (ret)
-		return log_err(ret, "%s: cannot read status", d->name);
-	if (st & VDEV_STATUS_DEAD)
-		return log_err(-VQ_ENEEDRESET, "%s: device status 0x%x before DRIVER_OK",
-			       d->name, st);
-	ret = d->ops->set_status(d, st | VIRTIO_STATUS_DRIVER_OK);
+		ret = log_err(ret, "%s: cannot read status", d->name);
+	else if (st & VDEV_STATUS_DEAD)
+		ret = log_err(-VQ_ENEEDRESET,
+			      "%s: device status 0x%x before DRIVER_OK",
+			      d->name, st);
+	if (!ret)
+		ret = d->ops->set_status(d, st | VIRTIO_STATUS_DRIVER_OK);
 	if (!ret)
 		ret = status_expect(d, VIRTIO_STATUS_DRIVER_OK);
 	if (ret)
