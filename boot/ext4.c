@@ -46,6 +46,10 @@
 #define EXT4_PATH_MAX 4096
 #define EXT4_NAME_MAX 255
 
+/* Far beyond any directory a boot loader walks, and a bound on the work a
+ * damaged i_size can cause. */
+#define EXT4_DIR_MAX (256ull << 20)
+
 /* ext4 doc §Super Block, s_feature_incompat. */
 #define EXT4_INCOMPAT_COMPRESSION 0x0001
 #define EXT4_INCOMPAT_FILETYPE 0x0002
@@ -86,6 +90,12 @@
 #define EXT4_ENCRYPT_FL 0x00000800
 #define EXT4_EXTENTS_FL 0x00080000
 #define EXT4_INLINE_DATA_FL 0x10000000
+
+/* ext4 doc §Extended Attributes: attributes inside the inode follow
+ * i_extra_isize; inline data past i_block is the value of "system.data". */
+#define EXT4_XATTR_MAGIC 0xEA020000u
+#define EXT4_XATTR_INDEX_SYSTEM 7
+#define EXT4_INLINE_NAME "data"
 
 #define EXT4_S_IFMT 0xF000
 #define EXT4_S_IFLNK 0xA000
@@ -241,6 +251,16 @@ struct ext4_dir_entry {
 	uint8_t file_type;
 };
 
+struct ext4_xattr_entry {
+	uint8_t e_name_len;
+	uint8_t e_name_index;
+	uint16_t e_value_offs; /* from the first entry */
+	uint32_t e_value_inum;
+	uint32_t e_value_size;
+	uint32_t e_hash;
+	/* the name follows; entries are padded to 4 bytes */
+};
+
 #define EXT4_DIRENT_HEADER sizeof(struct ext4_dir_entry)
 /* The smallest entry the kernel accepts: an 8-byte header and a 1-byte
  * name, rounded up to 4. */
@@ -287,6 +307,9 @@ struct ext4_file {
 	struct ext4_inode inode;
 	uint64_t cache_blk[EXT4_CACHE_LEVELS]; /* 0: empty */
 	uint8_t *cache_buf[EXT4_CACHE_LEVELS];
+	/* Inline data: i_block then the system.data value, once loaded. */
+	uint8_t *inline_buf;
+	uint32_t inline_len;
 };
 
 /* Logical blocks mapped to consecutive physical blocks, or to nothing (a
@@ -433,7 +456,7 @@ static uint64_t ext4_max_size(const struct ext4_fs *fs,
 	uint64_t blocks;
 
 	if (inode->flags & EXT4_INLINE_DATA_FL)
-		return EXT4_I_BLOCK_SIZE;
+		return EXT4_I_BLOCK_SIZE + fs->inode_size;
 	if (inode->flags & EXT4_EXTENTS_FL)
 		return (uint64_t)1 << (32 + fs->log_block_size);
 	blocks = EXT4_NDIR_BLOCKS + ((uint64_t)1 << shift) +
@@ -441,11 +464,9 @@ static uint64_t ext4_max_size(const struct ext4_fs *fs,
 	return blocks << fs->log_block_size;
 }
 
-static int ext4_read_inode(struct ext4_fs *fs, uint32_t ino,
-			   struct ext4_inode *ret)
+/* Byte offset of inode @ino on the device. */
+static int ext4_inode_offset(struct ext4_fs *fs, uint32_t ino, uint64_t *ret)
 {
-	struct ext4_inode_disk d;
-	struct ext4_inode inode;
 	uint32_t group, index;
 	uint64_t itable = 0;
 	int r;
@@ -459,10 +480,22 @@ static int ext4_read_inode(struct ext4_fs *fs, uint32_t ino,
 	r = ext4_inode_table(fs, group, &itable);
 	if (r < 0)
 		return r;
-	r = bdev_read(fs->base.bd,
-		      (itable << fs->log_block_size) +
-			      (uint64_t)index * fs->inode_size,
-		      &d, sizeof(d));
+	*ret = (itable << fs->log_block_size) + (uint64_t)index * fs->inode_size;
+	return 0;
+}
+
+static int ext4_read_inode(struct ext4_fs *fs, uint32_t ino,
+			   struct ext4_inode *ret)
+{
+	struct ext4_inode_disk d;
+	struct ext4_inode inode;
+	uint64_t off = 0;
+	int r;
+
+	r = ext4_inode_offset(fs, ino, &off);
+	if (r < 0)
+		return r;
+	r = bdev_read(fs->base.bd, off, &d, sizeof(d));
 	if (r < 0)
 		return r;
 	inode.ino = ino;
@@ -824,13 +857,142 @@ static void ext4_file_release(struct ext4_file *f)
 		f->cache_buf[i] = NULL;
 		f->cache_blk[i] = 0;
 	}
+	plat_free(f->inline_buf);
+	f->inline_buf = NULL;
+	f->inline_len = 0;
 }
 
-static int ext4_read_inline(const struct ext4_file *f, uint64_t offset,
+/* Where the in-inode attributes of @raw (a whole inode) start, or 0. */
+static int ext4_xattr_start(const struct ext4_file *f, const uint8_t *raw,
+			    uint32_t *ret)
+{
+	uint32_t isize = f->fs->inode_size;
+	uint32_t extra, start;
+
+	*ret = 0;
+	/* ext4 doc §Index Nodes: i_extra_isize exists past 128 bytes. */
+	if (isize <= EXT4_GOOD_OLD_INODE_SIZE + 2)
+		return 0;
+	extra = get_le16(raw + EXT4_GOOD_OLD_INODE_SIZE);
+	if (extra % 4 || extra > isize - EXT4_GOOD_OLD_INODE_SIZE)
+		return log_err(-VQ_ECORRUPT,
+			       "ext4: inode %u i_extra_isize %u of %u", f->inode.ino,
+			       extra, isize - EXT4_GOOD_OLD_INODE_SIZE);
+	start = EXT4_GOOD_OLD_INODE_SIZE + extra;
+	if (isize - start >= 4 && get_le32(raw + start) == EXT4_XATTR_MAGIC)
+		*ret = start + 4;
+	return 0;
+}
+
+static bool ext4_is_inline_value(const struct ext4_xattr_entry *e,
+				 const uint8_t *name)
+{
+	return e->e_name_index == EXT4_XATTR_INDEX_SYSTEM &&
+	       e->e_name_len == sizeof(EXT4_INLINE_NAME) - 1 &&
+	       !memcmp(name, EXT4_INLINE_NAME, e->e_name_len);
+}
+
+/* The system.data value among the entries from @base: offset and length
+ * within @raw, length 0 when there is none. A list ends with 4 zero bytes
+ * or at the end of the inode. */
+static int ext4_inline_value(const struct ext4_file *f, const uint8_t *raw,
+			     uint32_t base, uint32_t *ret_off, uint32_t *ret_len)
+{
+	uint32_t isize = f->fs->inode_size, pos = base;
+
+	while (isize - pos >= 4 && get_le32(raw + pos) != 0) {
+		struct ext4_xattr_entry e;
+		uint32_t size = 0;
+
+		if (isize - pos >= sizeof(e)) {
+			memcpy(&e, raw + pos, sizeof(e));
+			size = VQ_ALIGN_UP((uint32_t)sizeof(e) + e.e_name_len, 4u);
+		}
+		if (size == 0 || size > isize - pos)
+			return log_err(-VQ_ECORRUPT,
+				       "ext4: inode %u attribute at %u runs past "
+				       "the inode (%u bytes)",
+				       f->inode.ino, pos, isize);
+		if (ext4_is_inline_value(&e, raw + pos + sizeof(e))) {
+			if (e.e_value_inum != 0 || e.e_value_offs > isize - base ||
+			    e.e_value_size > isize - base - e.e_value_offs)
+				return log_err(-VQ_ECORRUPT,
+					       "ext4: inode %u inline data of %u "
+					       "bytes at %u outside the inode",
+					       f->inode.ino, e.e_value_size,
+					       e.e_value_offs);
+			*ret_off = base + e.e_value_offs;
+			*ret_len = e.e_value_size;
+			return 0;
+		}
+		pos += size;
+	}
+	*ret_off = 0;
+	*ret_len = 0;
+	return 0;
+}
+
+static int ext4_inline_gather(struct ext4_file *f, const uint8_t *raw)
+{
+	uint32_t base = 0, off = 0, len = 0;
+	int r;
+
+	r = ext4_xattr_start(f, raw, &base);
+	if (r == 0 && base)
+		r = ext4_inline_value(f, raw, base, &off, &len);
+	if (r < 0)
+		return r;
+	if (f->inode.size > EXT4_I_BLOCK_SIZE + (uint64_t)len)
+		return log_err(-VQ_ECORRUPT,
+			       "ext4: inode %u has %llu bytes, inline data "
+			       "holds %u",
+			       f->inode.ino, (unsigned long long)f->inode.size,
+			       EXT4_I_BLOCK_SIZE + len);
+	f->inline_buf = plat_alloc(EXT4_I_BLOCK_SIZE + len);
+	if (!f->inline_buf)
+		return log_err(-VQ_ENOMEM, "ext4: no memory for inline data");
+	memcpy(f->inline_buf, f->inode.i_block, EXT4_I_BLOCK_SIZE);
+	memcpy(f->inline_buf + EXT4_I_BLOCK_SIZE, raw + off, len);
+	f->inline_len = EXT4_I_BLOCK_SIZE + len;
+	return 0;
+}
+
+/*
+ * ext4 doc §Inline Data: the first 60 bytes live in i_block, the rest in
+ * the "system.data" attribute inside the inode. Gather both once.
+ */
+static int ext4_load_inline(struct ext4_file *f)
+{
+	struct ext4_fs *fs = f->fs;
+	uint64_t off = 0;
+	uint8_t *raw;
+	int r;
+
+	if (f->inline_buf)
+		return 0;
+	r = ext4_inode_offset(fs, f->inode.ino, &off);
+	if (r < 0)
+		return r;
+	raw = plat_alloc(fs->inode_size);
+	if (!raw)
+		return log_err(-VQ_ENOMEM, "ext4: no memory for inode %u",
+			       f->inode.ino);
+	r = bdev_read(fs->base.bd, off, raw, fs->inode_size);
+	if (r == 0)
+		r = ext4_inline_gather(f, raw);
+	plat_free(raw);
+	return r;
+}
+
+static int ext4_read_inline(struct ext4_file *f, uint64_t offset,
 			    uint8_t *buf, size_t len)
 {
-	/* ext4_max_size() bounds inline files to i_block. */
-	memcpy(buf, f->inode.i_block + offset, len);
+	int r = ext4_load_inline(f);
+
+	if (r < 0)
+		return r;
+	/* ext4_inline_gather() checked i_size against what was gathered. */
+	memcpy(buf, f->inline_buf + offset, len);
 	return 0;
 }
 
@@ -917,11 +1079,12 @@ static int ext4_check_dirent(const struct ext4_file *dir, uint64_t pos,
 	return 0;
 }
 
-/* Walk one directory block; stop on a non-zero callback result. */
+/* Walk one directory block (or inline area) of @bs bytes; stop on a
+ * non-zero callback result. */
 static int ext4_dir_block(struct ext4_file *dir, uint64_t base,
-			  const uint8_t *blk, ext4_dirent_fn fn, void *ctx)
+			  const uint8_t *blk, uint32_t bs, ext4_dirent_fn fn,
+			  void *ctx)
 {
-	uint32_t bs = dir->fs->block_size;
 	uint32_t pos = 0;
 
 	while (pos < bs) {
@@ -968,12 +1131,12 @@ static int ext4_dir_walk(struct ext4_fs *fs, const struct ext4_inode *inode,
 	ext4_file_init(&dir, fs, inode);
 	if (inode->flags & EXT4_INLINE_DATA_FL)
 		return ext4_dir_inline(&dir, fn, ctx);
-	if (inode->size & (fs->block_size - 1))
+	if (inode->size & (fs->block_size - 1) || inode->size > EXT4_DIR_MAX)
 		return log_err(-VQ_ECORRUPT,
 			       "ext4: directory inode %u size %llu not a "
-			       "multiple of the block size %u",
+			       "multiple of the block size %u or over %llu",
 			       inode->ino, (unsigned long long)inode->size,
-			       fs->block_size);
+			       fs->block_size, EXT4_DIR_MAX);
 	blk = plat_alloc(fs->block_size);
 	if (!blk)
 		return log_err(-VQ_ENOMEM, "ext4: no memory for a directory block");
@@ -981,7 +1144,8 @@ static int ext4_dir_walk(struct ext4_fs *fs, const struct ext4_inode *inode,
 	     off += fs->block_size) {
 		r = ext4_read_data(&dir, off, blk, fs->block_size);
 		if (r == 0)
-			r = ext4_dir_block(&dir, off, blk, fn, ctx);
+			r = ext4_dir_block(&dir, off, blk, fs->block_size,
+					   fn, ctx);
 	}
 	plat_free(blk);
 	ext4_file_release(&dir);
@@ -990,39 +1154,25 @@ static int ext4_dir_walk(struct ext4_fs *fs, const struct ext4_inode *inode,
 
 /*
  * ext4 doc §Inline Data: a small directory kept in i_block starts with the
- * parent's inode number (4 bytes) and continues with ordinary entries.
- * Entries spilling into the system.data attribute are not read.
+ * parent's inode number (4 bytes) and continues with ordinary entries; the
+ * system.data value, if any, is a second area of entries.
  */
 static int ext4_dir_inline(struct ext4_file *dir, ext4_dirent_fn fn, void *ctx)
 {
-	const uint8_t *p = dir->inode.i_block;
-	uint32_t end = (uint32_t)VQ_MIN(dir->inode.size, (uint64_t)EXT4_I_BLOCK_SIZE);
-	uint32_t pos = 4;
+	const uint32_t head = 4;
 	int r;
 
-	if (end < pos)
-		return log_err(-VQ_ECORRUPT,
-			       "ext4: inline directory inode %u of %u bytes",
-			       dir->inode.ino, end);
-	r = fn(ctx, get_le32(p), "..", 2);
-	while (r == 0 && end - pos >= EXT4_DIRENT_HEADER) {
-		struct ext4_dir_entry de;
-
-		memcpy(&de, p + pos, sizeof(de));
-		if (de.rec_len < EXT4_DIRENT_HEADER || de.rec_len % 4 ||
-		    de.rec_len > end - pos ||
-		    de.name_len > de.rec_len - EXT4_DIRENT_HEADER)
-			return log_err(-VQ_ECORRUPT,
-				       "ext4: inline directory inode %u entry "
-				       "at %u: rec_len %u, name_len %u",
-				       dir->inode.ino, pos, de.rec_len,
-				       de.name_len);
-		if (de.inode != 0 && de.name_len > 0)
-			r = fn(ctx, de.inode,
-			       (const char *)p + pos + EXT4_DIRENT_HEADER,
-			       de.name_len);
-		pos += de.rec_len;
-	}
+	r = ext4_load_inline(dir);
+	if (r == 0)
+		r = fn(ctx, get_le32(dir->inline_buf), "..", 2);
+	if (r == 0)
+		r = ext4_dir_block(dir, head, dir->inline_buf + head,
+				   EXT4_I_BLOCK_SIZE - head, fn, ctx);
+	if (r == 0 && dir->inline_len > EXT4_I_BLOCK_SIZE)
+		r = ext4_dir_block(dir, EXT4_I_BLOCK_SIZE,
+				   dir->inline_buf + EXT4_I_BLOCK_SIZE,
+				   dir->inline_len - EXT4_I_BLOCK_SIZE, fn, ctx);
+	ext4_file_release(dir);
 	return r;
 }
 
@@ -1160,6 +1310,8 @@ static int ext4_walk_path(struct ext4_walk *w, bool follow_last,
 			rest++;
 		if (!ext4_is_dir(&cur))
 			return -VQ_ENOTDIR;
+		if (len == 1 && name[0] == '.')
+			continue; /* inline directories store no "." */
 		if (len > EXT4_NAME_MAX)
 			return -VQ_ENOENT;
 		r = ext4_lookup(w->fs, &cur, name, len, &ino);

@@ -5,6 +5,7 @@
 #
 # Tree (the same in every image):
 #   hello.txt                 "hello, ext4\n"
+#   mid.txt                   "0123456789" ten times (inline past i_block)
 #   empty                     0 bytes
 #   boot/vmlinuz-6.1.0-13-amd64   5 MiB + 1234 bytes of the "big" pattern
 #   boot/initrd.img-6.1.0-13-amd64  "initrd image\n"
@@ -18,7 +19,8 @@
 #   dangling -> nowhere
 #   a/b/c/d/deep.txt          "deep\n"
 #   many/file_000..file_299   "file N\n"
-#   frag                      sparse: "island NNN\n" every 16 KiB, 200 of them
+#   frag                      sparse: "island NNN\n" every 16 KiB, 200 of them,
+#                             ending with the last
 #   sparse                    80 MiB: "middle\n" at 32 MiB, "end\n" at the end
 #
 # "big" pattern: 32-bit little-endian word i is i * 2654435761 + 12345.
@@ -36,6 +38,7 @@ make_tree() {
 	t=$1
 	mkdir -p "$t/boot" "$t/a/b/c/d" "$t/many" "$t/sub"
 	printf 'hello, ext4\n' > "$t/hello.txt"
+	printf '0123456789%.0s' 1 2 3 4 5 6 7 8 9 10 > "$t/mid.txt"
 	: > "$t/empty"
 	/usr/bin/python3 - "$t/boot/vmlinuz-6.1.0-13-amd64" <<'EOF'
 import array, sys
@@ -64,7 +67,8 @@ EOF
 		printf 'file %d\n' $i > "$t/many/$(printf 'file_%03d' $i)"
 		i=$((i + 1))
 	done
-	truncate -s $((200 * 16384)) "$t/frag"
+	# Ends with data: mke2fs -O inline_data drops a trailing hole.
+	: > "$t/frag"
 	i=0
 	while [ $i -lt 200 ]; do
 		printf 'island %03d\n' $i |
@@ -127,6 +131,12 @@ mkimg ext3.img 48 -t ext3 -b 1024
 mkimg ext2.img 48 -t ext2 -b 1024
 mkimg ext2_4k.img 48 -t ext2 -b 4096
 mkimg ext2_rev0.img 48 -t ext2 -b 1024 -r 0
+mkimg ext4_inline.img 48 -t ext4 -b 4096 -O inline_data
+# The inline image must really hold these inline, beyond i_block for mid.txt.
+for f in /hello.txt /mid.txt /a/b; do
+	debugfs -R "stat $f" "$out/ext4_inline.img" 2>/dev/null |
+		grep -q 'Size of inline data' || { echo "$f not inline"; exit 1; }
+done
 
 # ---- damaged copies of ext4.img ------------------------------------------
 # i_block starts 0x28 into the inode: the extent header (12 bytes), then the
