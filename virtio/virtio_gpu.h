@@ -231,6 +231,9 @@ struct vgpu_stats {
 
 struct vgpu;
 
+/** The feature filter: which offered bits this driver accepts. */
+uint64_t vgpu_features(uint64_t offered);
+
 /**
  * Initialise the device behind @d (a probed gpu device): negotiate features
  * (EDID, INDIRECT_DESC and EVENT_IDX when offered; never VIRGL), set up
@@ -238,9 +241,6 @@ struct vgpu;
  * choose a mode per scanout. Nothing is created on the device yet.
  * On failure the device is reset and everything freed.
  */
-/** The feature filter: which offered bits this driver accepts. */
-uint64_t vgpu_features(uint64_t offered);
-
 int vgpu_open(struct vdev *d, struct vgpu **ret);
 
 /** Number of scanouts the device has (1..16). */

@@ -455,7 +455,10 @@ static void test_open_edid_mode(void **state)
 
 	(void)state;
 	fx_screen(f, 0, true, 1280, 800, 1920, 1080);
+	put_le32(f->fp->devcfg + 0, VIRTIO_GPU_EVENT_DISPLAY);
 	open_ok(f);
+	/* §5.7.4: a pending display event is acknowledged via events_clear. */
+	assert_int_equal(get_le32(f->fp->devcfg + 4), VIRTIO_GPU_EVENT_DISPLAY);
 	/* VIRGL offered, never accepted. */
 	assert_false(f->d.features & VIRTIO_BIT(VIRTIO_GPU_F_VIRGL));
 	assert_true(f->d.features & VIRTIO_BIT(VIRTIO_GPU_F_EDID));
@@ -811,7 +814,7 @@ static void test_close_tears_down(void **state)
 {
 	struct fx *f = fx_new(GPU_OFFERED, 1);
 	unsigned before, resets;
-	const struct fake_cmd *c;
+	struct bytes x;
 
 	(void)state;
 	fx_screen(f, 0, true, 640, 480, 0, 0);
@@ -822,12 +825,19 @@ static void test_close_tears_down(void **state)
 	vgpu_close(f->g);
 	f->g = NULL;
 	assert_int_equal(f->fg->ncmds - before, 3);
-	c = &f->fg->log[before];
-	assert_int_equal(c->type, VIRTIO_GPU_CMD_SET_SCANOUT);
-	assert_int_equal(get_le32(c->bytes + 44), 0); /* resource 0: off */
-	assert_int_equal(f->fg->log[before + 1].type,
-			 VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING);
-	assert_int_equal(f->fg->log[before + 2].type, VIRTIO_GPU_CMD_RESOURCE_UNREF);
+	/* Scanout off (resource 0, empty rect), detach, unref: exact bytes. */
+	x = (struct bytes){ 0 };
+	b_hdr(&x, 0x103, 0, 0);
+	for (int i = 0; i < 6; i++)
+		b_le32(&x, 0);
+	assert_cmd_bytes(&f->fg->log[before], &x);
+	for (unsigned k = 1; k < 3; k++) {
+		x = (struct bytes){ 0 };
+		b_hdr(&x, k == 1 ? 0x107 : 0x102, 0, 0);
+		b_le32(&x, 1);
+		b_le32(&x, 0);
+		assert_cmd_bytes(&f->fg->log[before + k], &x);
+	}
 	assert_int_equal(f->fg->res_id, 0);
 	assert_true(f->fp->resets > resets);
 	fx_free(f);
