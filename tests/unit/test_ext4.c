@@ -440,6 +440,46 @@ static void test_bad_rec_len(void **state)
 	unmount_image(m);
 }
 
+static void test_bad_dirents(void **state)
+{
+	struct mounted *m;
+
+	(void)state;
+	host_log_clear();
+	m = mount_image("ext4_bad_namelen.img");
+	assert_int_equal(open_error(m->fs, "/a/b/c/d/deep.txt"), -VQ_ECORRUPT);
+	assert_true(host_log_contains("rec_len 12, name_len 9"));
+	unmount_image(m);
+
+	m = mount_image("ext4_bad_dirent_ino.img");
+	assert_int_equal(open_error(m->fs, "/a/b/c/d/deep.txt"), -VQ_ECORRUPT);
+	assert_true(host_log_contains("inode 4294967280 out of range"));
+	assert_int_equal(open_error(m->fs, "/a/nope"), -VQ_ENOENT);
+	unmount_image(m);
+}
+
+static void test_bad_maps(void **state)
+{
+	struct mounted *m;
+	uint8_t *buf;
+	uint64_t size;
+
+	(void)state;
+	host_log_clear();
+	m = mount_image("ext4_bad_leaf.img");
+	assert_int_equal(slurp(m->fs, "/frag", &buf, &size), -VQ_ECORRUPT);
+	assert_true(host_log_contains("extent node has 65535 entries"));
+	check_big(m->fs);
+	unmount_image(m);
+
+	m = mount_image("ext2_bad_indirect.img");
+	assert_int_equal(slurp(m->fs, BIG_PATH, &buf, &size), -VQ_ECORRUPT);
+	assert_true(host_log_contains("indirect block at block 16777215 "
+				      "beyond filesystem (49152 blocks)"));
+	assert_file(m->fs, "/hello.txt", "hello, ext4\n");
+	unmount_image(m);
+}
+
 static void test_bad_mounts(void **state)
 {
 	(void)state;
@@ -450,6 +490,8 @@ static void test_bad_mounts(void **state)
 	assert_int_equal(mount_error("ext4_truncated.img"), -VQ_ECORRUPT);
 	assert_true(host_log_contains("exceed the device"));
 	assert_int_equal(mount_error("ext4_zero.img"), -VQ_ENOENT);
+	assert_int_equal(mount_error("ext4_bad_itable.img"), -VQ_ECORRUPT);
+	assert_true(host_log_contains("group 0 inode table at block 65536"));
 }
 
 int main(void)
@@ -471,6 +513,8 @@ int main(void)
 		cmocka_unit_test(test_bad_depth),
 		cmocka_unit_test(test_unwritten_extent),
 		cmocka_unit_test(test_bad_rec_len),
+		cmocka_unit_test(test_bad_dirents),
+		cmocka_unit_test(test_bad_maps),
 		cmocka_unit_test(test_bad_mounts),
 	};
 

@@ -167,6 +167,31 @@ cp "$out/ext4.img" "$out/ext4_bad_reclen.img"
 blk=$(debugfs -R "bmap /a 0" "$out/ext4_bad_reclen.img" 2>/dev/null)
 poke "$out/ext4_bad_reclen.img" $((blk * 4096 + 4)) 0000
 
+# The name_len of /a's "." entry becomes 9: more than its rec_len of 12 holds.
+cp "$out/ext4.img" "$out/ext4_bad_namelen.img"
+poke "$out/ext4_bad_namelen.img" $((blk * 4096 + 6)) 09
+
+# The inode of /a's third entry ("b", after "." and "..") is out of range.
+cp "$out/ext4.img" "$out/ext4_bad_dirent_ino.img"
+poke "$out/ext4_bad_dirent_ino.img" $((blk * 4096 + 24)) f0ffffff
+
+# /frag's extent tree has depth 1: its leaf block claims 65535 entries.
+cp "$out/ext4.img" "$out/ext4_bad_leaf.img"
+off=$(inode_off "$out/ext4_bad_leaf.img" /frag)
+leaf=$(od -A n -t u4 -j $((off + 0x28 + 12 + 4)) -N 4 "$out/ext4_bad_leaf.img")
+poke "$out/ext4_bad_leaf.img" $((leaf * 4096 + 2)) ffff
+
+# Group 0's inode table (descriptor in block 1, bg_inode_table_lo at 8)
+# points past the end: the root inode cannot be read.
+cp "$out/ext4.img" "$out/ext4_bad_itable.img"
+poke "$out/ext4_bad_itable.img" $((4096 + 8)) 00000100
+
+# ext2, 1 KiB blocks: the big file's indirect block pointer (i_block[12],
+# 0x58 into the inode) points past the 49152 blocks.
+cp "$out/ext2.img" "$out/ext2_bad_indirect.img"
+off=$(inode_off "$out/ext2_bad_indirect.img" /boot/vmlinuz-6.1.0-13-amd64)
+poke "$out/ext2_bad_indirect.img" $((off + 0x58)) ffffff00
+
 # An unknown incompatible feature bit (0x80000000) in the superblock.
 cp "$out/ext4.img" "$out/ext4_bad_feature.img"
 poke "$out/ext4_bad_feature.img" $((1024 + 0x60 + 3)) 80
