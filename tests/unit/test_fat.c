@@ -20,6 +20,7 @@
 #include "support/host_platform.h"
 
 #define LONG_NAME "A rather long file name, with spaces and more than 13 chars.conf"
+#define UNICODE_NAME "Gr\xc3\xbc\xc3\x9f" "e-\xe2\x98\x83.txt" /* Grüße-☃.txt */
 
 struct variant {
 	const char *name; /* "fat12" -> pf_fat12.img, pf_fat12.frag, ... */
@@ -40,6 +41,9 @@ static const char *const tree_files[] = {
 	"README.TXT",
 	"MixedCase.Txt",
 	LONG_NAME,
+	UNICODE_NAME,
+	"ThirteenChars",
+	"TwentySixCharacterFileName",
 	"EFI/BOOT/BOOTX64.EFI",
 	"loader/entries/debian-6.1.0-13-amd64.conf",
 	"deep/a/b/c/d/e/f/deep.txt",
@@ -195,6 +199,7 @@ static void test_case_and_short_names(void **state)
 {
 	for (size_t i = 0; i < 3; i++) {
 		struct mounted m = { 0 };
+		struct fs_file *f;
 
 		mount_file(image_path(variants[i].name, ".img"), &m);
 		expect_same(m.fs, "/efi/boot/bootx64.efi", "/EFI/BOOT/BOOTX64.EFI");
@@ -205,6 +210,14 @@ static void test_case_and_short_names(void **state)
 		expect_same(m.fs, "/a RATHER long FILE name, WITH spaces and more than 13 chars.CONF",
 			    "/" LONG_NAME);
 		expect_same(m.fs, "/ARATHE~1.CON", "/" LONG_NAME);
+		expect_same(m.fs, "/thirteenCHARS", "/ThirteenChars");
+		expect_same(m.fs, "/twentysixcharacterfilename",
+			    "/TwentySixCharacterFileName");
+		/* Only ASCII folds: Ü is not ü. */
+		expect_same(m.fs, "/GR\xc3\xbc\xc3\x9f" "E-\xe2\x98\x83.TXT",
+			    "/" UNICODE_NAME);
+		assert_int_equal(m.fs->ops->open(m.fs, "/GR\xc3\x9c\xc3\x9f" "E-\xe2\x98\x83.TXT", &f),
+				 -VQ_ENOENT);
 		unmount(&m);
 	}
 }
@@ -364,6 +377,7 @@ static void test_list_root(void **state)
 		"hello.txt", "README.TXT", "MixedCase.Txt", LONG_NAME,
 		"empty.dat", "exact.bin", "chain.bin", "EFI", "loader",
 		"deep", "many", "gap1", "gap3", "gap5", "frag.bin",
+		UNICODE_NAME, "ThirteenChars", "TwentySixCharacterFileName",
 	};
 
 	for (size_t i = 0; i < 3; i++) {
@@ -569,6 +583,158 @@ static void test_fat32_root_loop(void **state)
 	free(l);
 }
 
+/* ---- long-name entries crafted into the FAT16 root --------------------- */
+
+struct crafted {
+	struct mounted m;
+	uint8_t *next;      /* next free root slot */
+	uint16_t cluster;   /* hello.txt's data, reused by every entry */
+	uint32_t size;
+};
+
+static uint8_t sfn_checksum(const char *sfn)
+{
+	uint8_t sum = 0;
+
+	for (int i = 0; i < 11; i++)
+		sum = (uint8_t)(((sum & 1) << 7) + (sum >> 1) + (uint8_t)sfn[i]);
+	return sum;
+}
+
+static void put_lfn(struct crafted *c, unsigned ord, uint8_t sum,
+		    const uint16_t *name, size_t len, unsigned seq)
+{
+	static const uint8_t offs[13] = { 1, 3, 5, 7, 9, 14, 16, 18, 20, 22,
+					  24, 28, 30 };
+	uint8_t *e = c->next;
+
+	memset(e, 0, 32);
+	e[0] = (uint8_t)ord;
+	e[11] = 0x0f;
+	e[13] = sum;
+	for (size_t i = 0; i < 13; i++) {
+		size_t k = (seq - 1) * 13 + i;
+
+		put_le16(e + offs[i], k < len ? name[k] : k == len ? 0 : 0xffff);
+	}
+	c->next += 32;
+}
+
+static void put_sfn(struct crafted *c, const char *sfn)
+{
+	uint8_t *e = c->next;
+
+	memset(e, 0, 32);
+	memcpy(e, sfn, 11);
+	e[11] = 0x20;
+	put_le16(e + 26, c->cluster);
+	put_le32(e + 28, c->size);
+	c->next += 32;
+}
+
+/* A whole long name (ASCII @text, or @units when given) before @sfn. */
+static void put_named(struct crafted *c, const char *text,
+		      const uint16_t *units, size_t len, const char *sfn)
+{
+	uint16_t buf[260];
+	unsigned n;
+
+	if (!units) {
+		len = strlen(text);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (uint8_t)text[i];
+		units = buf;
+	}
+	n = (unsigned)((len + 12) / 13);
+	for (unsigned seq = n; seq >= 1; seq--)
+		put_lfn(c, seq | (seq == n ? 0x40 : 0), sfn_checksum(sfn),
+			units, len, seq);
+	put_sfn(c, sfn);
+}
+
+static void crafted_open(struct crafted *c)
+{
+	uint8_t *mem, *root;
+	uint32_t root_off;
+
+	memset(c, 0, sizeof(*c));
+	load_mem("fat16", &c->m);
+	mem = c->m.mem;
+	root_off = (get_le16(mem + 14) + mem[16] * get_le16(mem + 22)) * 512;
+	root = mem + root_off;
+	for (uint8_t *e = root; e[0]; e += 32)
+		if (!memcmp(e, "HELLO   TXT", 11)) {
+			c->cluster = get_le16(e + 26);
+			c->size = get_le32(e + 28);
+		}
+	assert_int_not_equal(c->cluster, 0);
+	for (c->next = root; c->next[0]; c->next += 32)
+		;
+}
+
+static void test_crafted_long_names(void **state)
+{
+	static const uint16_t surrogate[] = { 'x', 0xd83d, 0xde00, 'y', '.',
+					      't', 'x', 't' };
+	static const uint16_t unpaired[] = { 'a', 0xdc00, 'b' };
+	static const uint16_t lone_high[] = { 'c', 0xd800 };
+	struct listing *l = calloc(1, sizeof(*l));
+	struct crafted c;
+	uint16_t units[40];
+	struct fs_file *f;
+
+	crafted_open(&c);
+	put_named(&c, NULL, surrogate, 8, "SURR    TXT");
+	put_named(&c, NULL, unpaired, 3, "UNPAIR     ");
+	put_named(&c, NULL, lone_high, 2, "LONEHI     ");
+	/* Checksum of another short name. */
+	put_named(&c, "checksum-mismatch.txt", NULL, 0, "CHECKS~1TXT");
+	c.next[-32 * 2 + 13] ^= 1;
+	/* Consistent long entries, but for another short name. */
+	put_named(&c, "short-name-changed.txt", NULL, 0, "SHORTN~1TXT");
+	c.next[-32 + 7] = '9';
+	/* Sequence 2 then 2 again instead of 1. */
+	for (size_t i = 0; i < 23; i++)
+		units[i] = (uint16_t)"ordering-test-long-name"[i];
+	put_lfn(&c, 0x42, sfn_checksum("ORDERI~1   "), units, 23, 2);
+	put_lfn(&c, 0x02, sfn_checksum("ORDERI~1   "), units, 23, 2);
+	put_sfn(&c, "ORDERI~1   ");
+	/* A middle entry with no LAST entry before it. */
+	put_lfn(&c, 0x01, sfn_checksum("ORPHAN  TXT"), units, 23, 1);
+	put_sfn(&c, "ORPHAN  TXT");
+	/* A deleted entry interrupts the sequence. */
+	put_lfn(&c, 0x42, sfn_checksum("DELETE~1TXT"), units, 23, 2);
+	put_sfn(&c, "\xe5" "ELETE~1TXT");
+	put_lfn(&c, 0x01, sfn_checksum("DELETE~1TXT"), units, 23, 1);
+	put_sfn(&c, "DELETE~1TXT");
+	/* The cluster field of a long entry must be 0. */
+	put_named(&c, "cluster-field.txt", NULL, 0, "CLUSTE~1TXT");
+	put_le16(c.next - 64 + 26, 5);
+	/* After all that, a good two-entry name still works. */
+	put_named(&c, "Valid Two Entry Name.txt", NULL, 0, "VALIDT~1TXT");
+	assert_int_equal(fs_mount(&c.m.bd, &c.m.fs), 0);
+
+	assert_int_equal(c.m.fs->ops->list(c.m.fs, "/", collect, l), 0);
+	static const char *const want[] = {
+		"x\xf0\x9f\x98\x80y.txt", "a?b", "c?", "CHECKS~1.TXT", "ORDERI~1",
+		"ORPHAN.TXT", "DELETE~1.TXT", "CLUSTE~1.TXT", "SHORTN~9.TXT",
+		"Valid Two Entry Name.txt",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+		if (find_name(l, want[i]) < 0)
+			fail_msg("no \"%s\" in the crafted root", want[i]);
+	check_path(c.m.fs, "/x\xf0\x9f\x98\x80Y.TXT", "hello.txt");
+	check_path(c.m.fs, "/surr.txt", "hello.txt");
+	check_path(c.m.fs, "/valid two entry name.txt", "hello.txt");
+	check_path(c.m.fs, "/CHECKS~1.TXT", "hello.txt");
+	assert_int_equal(c.m.fs->ops->open(c.m.fs, "/checksum-mismatch.txt", &f),
+			 -VQ_ENOENT);
+	assert_int_equal(c.m.fs->ops->open(c.m.fs, "/ordering-test-long-name", &f),
+			 -VQ_ENOENT);
+	unmount(&c.m);
+	free(l);
+}
+
 static void test_no_fs(void **state)
 {
 	struct blockdev bd;
@@ -597,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_bad_bpb),
 		cmocka_unit_test(test_fat32_active_fat),
 		cmocka_unit_test(test_fat32_root_loop),
+		cmocka_unit_test(test_crafted_long_names),
 		cmocka_unit_test(test_no_fs),
 	};
 

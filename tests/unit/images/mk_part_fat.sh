@@ -35,7 +35,9 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export MTOOLS_SKIP_CHECK=1
-export MTOOLS_NO_VFAT=0
+# mtools converts names through the locale: UTF-8 makes "Grüße-☃.txt" a
+# real UTF-16 long name.
+export LC_ALL=C.UTF-8
 
 # ---- helpers ----------------------------------------------------------------
 
@@ -97,6 +99,9 @@ mkdir -p "$tree/EFI/BOOT" "$tree/loader/entries" "$tree/deep/a/b/c/d/e/f" \
 printf 'hello, fat\n' > "$tree/hello.txt"
 printf 'upper case short name\n' > "$tree/README.TXT"
 printf 'mixed case long name\n' > "$tree/MixedCase.Txt"
+printf 'unicode\n' > "$tree/$(printf 'Gr\303\274\303\237e-\342\230\203.txt')"
+printf 'exactly one long entry, no terminator\n' > "$tree/ThirteenChars"
+printf 'two long entries, no terminator\n' > "$tree/TwentySixCharacterFileName"
 printf 'six long-name entries\n' > \
 	"$tree/A rather long file name, with spaces and more than 13 chars.conf"
 pattern bootx64 100007 > "$tree/EFI/BOOT/BOOTX64.EFI"
@@ -122,7 +127,9 @@ populate() {
 	mcopy -i "$1" "$tree/hello.txt" "$tree/README.TXT" \
 		"$tree/MixedCase.Txt" \
 		"$tree/A rather long file name, with spaces and more than 13 chars.conf" \
-		"$tree/empty.dat" "$tree/exact.bin" "$tree/chain.bin" ::
+		"$tree/empty.dat" "$tree/exact.bin" "$tree/chain.bin" \
+		"$tree/Gr"*.txt "$tree/ThirteenChars" \
+		"$tree/TwentySixCharacterFileName" ::
 	mcopy -s -i "$1" "$tree/EFI" "$tree/loader" "$tree/deep" \
 		"$tree/many" ::
 	for g in 1 2 3 4 5 6; do
