@@ -882,6 +882,11 @@ static void blk_complete_all(struct fake_blk *fb)
 {
 	struct fake_queue *q = &fb->fp->q[0];
 
+	if (fb->bad_id && fb->nheld) {
+		ring_sim_push_raw(q->sim, q->size + 5u, 0);
+		fb->nheld = 0;
+		return;
+	}
 	for (unsigned i = 0; i < fb->nheld; i++)
 		if (ring_sim_push(q->sim, fb->held[i].head, fb->held[i].len))
 			fake_pci_fail(fb->fp, "push: %s", q->sim->error);

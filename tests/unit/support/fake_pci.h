@@ -214,6 +214,7 @@ struct fake_blk {
 	bool never_complete;      /* hold every request */
 	unsigned delay_polls;     /* complete only after N status polls */
 	bool reverse;             /* complete each notify's batch reversed */
+	bool bad_id;              /* complete with an id never posted */
 
 	/* observations */
 	unsigned requests;        /* chains popped */
