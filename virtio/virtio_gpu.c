@@ -839,8 +839,9 @@ int vgpu_start(struct vgpu *g)
 	size_t bytes;
 	int rc;
 
-	if (g->started || g->dead)
-		return log_err(-VQ_EINVAL, "%s: already started or reset",
+	/* One attempt: a failed start leaves state only vgpu_close undoes. */
+	if (g->started || g->dead || g->fb.host)
+		return log_err(-VQ_EINVAL, "%s: already started, or reset",
 			       g->d->name);
 	rc = resource_size(g, &cw, &ch);
 	if (rc)

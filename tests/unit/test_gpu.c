@@ -638,6 +638,53 @@ static void test_many_rects_in_flight(void **state)
 	fx_free(f);
 }
 
+/* A controlq of 4 entries gives 2 command slots: batches run early. */
+static void test_tiny_queue(void **state)
+{
+	struct fx *f = fx_new(GPU_OFFERED, 2);
+	struct gfx_surface *s;
+	unsigned before;
+
+	(void)state;
+	f->fp->q[0].max = 4;
+	fx_screen(f, 0, true, 640, 480, 0, 0);
+	fx_screen(f, 1, true, 640, 480, 0, 0);
+	open_ok(f);
+	assert_int_equal(vgpu_start(f->g), 0);
+	assert_int_equal(vgpu_start(f->g), -VQ_EINVAL);
+	assert_int_equal(f->fg->out[0].resource, 1);
+	assert_int_equal(f->fg->out[1].resource, 1);
+	s = vgpu_surface(f->g);
+	for (int i = 0; i < 5; i++)
+		gfx_fill(s, i * 100, i * 90, 2, 2, 0xffffff);
+	assert_int_equal(vgpu_flush_damage(f->g), 0);
+	assert_int_equal(f->fg->transfers, 1 + 5);
+	assert_int_equal(f->fg->shadow[4 * 90 * 640 + 400], 0xffffff);
+	before = f->fg->ncmds;
+	vgpu_close(f->g);
+	f->g = NULL;
+	assert_int_equal(f->fg->ncmds - before, 4);
+	assert_int_equal(f->fg->res_id, 0);
+	fx_free(f);
+}
+
+/* With few slots an early failure is known only as an error: teardown is
+ * then best effort and must still free everything. */
+static void test_tiny_queue_create_fails(void **state)
+{
+	struct fx *f = fx_new(GPU_OFFERED, 1);
+
+	(void)state;
+	f->fp->q[0].max = 2;
+	fx_screen(f, 0, true, 640, 480, 0, 0);
+	f->fg->fail_cmd = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D;
+	f->fg->fail_code = VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	open_ok(f);
+	assert_int_equal(vgpu_start(f->g), -VQ_ENOMEM);
+	assert_true(host_log_contains("RESOURCE_CREATE_2D failed: ERR_OUT_OF_MEMORY"));
+	fx_free(f);
+}
+
 static void test_error_codes(void **state)
 {
 	static const char *names[] = {
@@ -983,6 +1030,8 @@ int main(void)
 		cmocka_unit_test(test_command_bytes),
 		cmocka_unit_test(test_flush_only_damage),
 		cmocka_unit_test(test_many_rects_in_flight),
+		cmocka_unit_test(test_tiny_queue),
+		cmocka_unit_test(test_tiny_queue_create_fails),
 		cmocka_unit_test(test_error_codes),
 		cmocka_unit_test(test_wrong_response_type),
 		cmocka_unit_test(test_short_responses),
