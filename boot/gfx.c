@@ -235,24 +235,40 @@ static bool glyph_bit(int glyph, uint32_t row, uint32_t col)
 	return g[row * FONT_ROW_BYTES + col / 8] & (0x80 >> (col % 8));
 }
 
-/* Paint one cell without recording damage; -1 glyph paints only @bg. */
+/* One scaled glyph row onto surface row @line, within the clip [x0, x1). */
+static void paint_glyph_row(uint32_t *line, int64_t x, int64_t x0, int64_t x1,
+			    int glyph, uint32_t row, uint32_t fg, uint32_t bg,
+			    unsigned scale)
+{
+	int64_t px = x;
+
+	for (uint32_t col = 0; col < FONT_WIDTH; col++) {
+		uint32_t c = glyph >= 0 && glyph_bit(glyph, row, col) ? fg : bg;
+
+		for (unsigned k = 0; k < scale; k++, px++)
+			if (px >= x0 && px < x1)
+				line[px] = c;
+	}
+}
+
+/* Paint one cell without recording damage; -1 glyph paints only @bg.
+ * Walks glyph rows and columns (no per-pixel division: this runs a lot). */
 static void paint_glyph(struct gfx_surface *s, int64_t x, int64_t y,
 			int glyph, uint32_t fg, uint32_t bg, unsigned scale)
 {
 	struct gfx_rect r;
+	int64_t py = y;
 
 	if (!clip_rect(s, x, y, (uint64_t)FONT_WIDTH * scale,
 		       (uint64_t)FONT_HEIGHT * scale, &r))
 		return;
-	for (uint32_t py = r.y; py < r.y + r.h; py++) {
-		uint32_t row = (uint32_t)((py - y) / scale);
-		uint32_t *line = px_at(s, 0, py);
-
-		for (uint32_t px = r.x; px < r.x + r.w; px++) {
-			uint32_t col = (uint32_t)((px - x) / scale);
-
-			line[px] = glyph >= 0 && glyph_bit(glyph, row, col) ?
-					   fg : bg;
+	for (uint32_t row = 0; row < FONT_HEIGHT; row++) {
+		for (unsigned k = 0; k < scale; k++, py++) {
+			if (py < r.y || py >= (int64_t)r.y + r.h)
+				continue;
+			paint_glyph_row(px_at(s, 0, (uint32_t)py), x, r.x,
+					(int64_t)r.x + r.w, glyph, row, fg, bg,
+					scale);
 		}
 	}
 }
