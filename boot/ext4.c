@@ -1276,6 +1276,45 @@ static int ext4_splice_link(struct ext4_walk *w, const struct ext4_inode *link,
 	return 0;
 }
 
+/* The next component of *@p: its start and length, with *@p moved past it
+ * and the slashes after it. False at the end of the path. */
+static bool ext4_next_name(const char **p, const char **ret_name,
+			   size_t *ret_len)
+{
+	const char *s = *p, *name;
+
+	while (*s == '/')
+		s++;
+	if (*s == '\0')
+		return false;
+	name = s;
+	while (*s && *s != '/')
+		s++;
+	*ret_name = name;
+	*ret_len = (size_t)(s - name);
+	while (*s == '/')
+		s++;
+	*p = s;
+	return true;
+}
+
+/* The inode named @name (not NUL-terminated) in directory @dir. */
+static int ext4_step(struct ext4_fs *fs, const struct ext4_inode *dir,
+		     const char *name, size_t len, struct ext4_inode *ret)
+{
+	uint32_t ino = 0;
+	int r;
+
+	if (!ext4_is_dir(dir))
+		return -VQ_ENOTDIR;
+	if (len > EXT4_NAME_MAX)
+		return -VQ_ENOENT;
+	r = ext4_lookup(fs, dir, name, len, &ino);
+	if (r < 0)
+		return r;
+	return ext4_read_inode(fs, ino, ret);
+}
+
 /*
  * Resolve w->path from the root. Symlinks in the middle are always
  * followed, the last one only with @follow_last; relative targets resolve
@@ -1285,51 +1324,31 @@ static int ext4_walk_path(struct ext4_walk *w, bool follow_last,
 			  struct ext4_inode *ret)
 {
 	struct ext4_inode root, cur, next;
-	const char *p = w->path;
+	const char *p = w->path, *name;
+	size_t len;
 	int r;
 
 	r = ext4_read_inode(w->fs, EXT4_ROOT_INO, &root);
 	if (r < 0)
 		return r;
 	cur = root;
-	for (;;) {
-		const char *name, *rest;
-		size_t len;
-		uint32_t ino;
-
-		while (*p == '/')
-			p++;
-		if (*p == '\0')
-			break;
-		name = p;
-		while (*p && *p != '/')
-			p++;
-		len = (size_t)(p - name);
-		rest = p;
-		while (*rest == '/')
-			rest++;
-		if (!ext4_is_dir(&cur))
-			return -VQ_ENOTDIR;
-		if (len == 1 && name[0] == '.')
-			continue; /* inline directories store no "." */
-		if (len > EXT4_NAME_MAX)
-			return -VQ_ENOENT;
-		r = ext4_lookup(w->fs, &cur, name, len, &ino);
+	while (ext4_next_name(&p, &name, &len)) {
+		/* Inline directories store no "." entry. */
+		if (len == 1 && name[0] == '.' && ext4_is_dir(&cur))
+			continue;
+		r = ext4_step(w->fs, &cur, name, len, &next);
 		if (r < 0)
 			return r;
-		r = ext4_read_inode(w->fs, ino, &next);
-		if (r < 0)
-			return r;
-		if (ext4_is_symlink(&next) && (*rest || follow_last)) {
-			r = ext4_splice_link(w, &next, rest);
-			if (r < 0)
-				return r;
-			p = w->path;
-			if (*p == '/')
-				cur = root;
+		if (!ext4_is_symlink(&next) || (!*p && !follow_last)) {
+			cur = next;
 			continue;
 		}
-		cur = next;
+		r = ext4_splice_link(w, &next, p);
+		if (r < 0)
+			return r;
+		p = w->path;
+		if (*p == '/')
+			cur = root;
 	}
 	*ret = cur;
 	return 0;

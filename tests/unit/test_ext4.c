@@ -507,6 +507,8 @@ int main(void)
 		cmocka_unit_test_prestate(test_tree, "ext2_4k.img"),
 		cmocka_unit_test_prestate(test_tree, "ext2_rev0.img"),
 		cmocka_unit_test_prestate(test_tree, "ext4_inline.img"),
+		cmocka_unit_test_prestate(test_tree, "ext4_1k_htree.img"),
+		cmocka_unit_test_prestate(test_tree, "ext3_htree.img"),
 		cmocka_unit_test(test_large_requests),
 		cmocka_unit_test(test_bad_extent),
 		cmocka_unit_test(test_bad_magic),

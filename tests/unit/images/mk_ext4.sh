@@ -138,6 +138,15 @@ for f in /hello.txt /mid.txt /a/b; do
 		grep -q 'Size of inline data' || { echo "$f not inline"; exit 1; }
 done
 
+# Hashed (htree) directories, which a linear walk must read as well:
+# e2fsck -D rebuilds every directory with an index.
+for base in ext4_1k ext3; do
+	cp "$out/$base.img" "$out/${base}_htree.img"
+	e2fsck -fyD "$out/${base}_htree.img" > /dev/null 2>&1 || [ $? -le 1 ]
+	debugfs -R "htree /many" "$out/${base}_htree.img" 2>/dev/null |
+		grep -q 'Root node dump' || { echo "/many not indexed"; exit 1; }
+done
+
 # ---- damaged copies of ext4.img ------------------------------------------
 # i_block starts 0x28 into the inode: the extent header (12 bytes), then the
 # first extent {ee_block le32, ee_len le16, ee_start_hi le16, ee_start_lo}.
