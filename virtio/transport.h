@@ -158,6 +158,10 @@ typedef uint64_t (*vdev_feature_filter)(uint64_t offered);
  * transitional ids), read the type, pick the transport (modern when it has the
  * capabilities, legacy for legacy-only devices) and fill @ret.
  * Returns -VQ_ENODEV for non-virtio functions. Does not touch the device.
+ * The capability walk is bounded (48 entries, pointers >= 0x40 with the
+ * reserved low bits masked); capabilities naming BAR > 5, an unknown type, or
+ * a window outside its BAR are skipped, and the first usable one of each
+ * type wins. @ret->name is "virtio <bus name>"; drivers may rename it.
  */
 int vpci_probe(const struct vpci_bus *bus, struct vdev *ret);
 
@@ -177,7 +181,12 @@ int vdev_reset(struct vdev *d);
  * The first half of §3.1.1: reset, ACKNOWLEDGE, DRIVER, negotiate features
  * through @filter (VERSION_1 is required on modern, ACCESS_PLATFORM accepted,
  * transport bits we support kept), FEATURES_OK and its re-read. On failure the
- * device is left with FAILED set and the first error returned.
+ * device is left with FAILED set and the first error returned (except when
+ * the reset itself does not complete: -VQ_ETIMEDOUT, nothing else written).
+ * Of the transport feature bits (24..41) only INDIRECT_DESC and EVENT_IDX
+ * survive, and only if @filter keeps them; VERSION_1 and ACCESS_PLATFORM are
+ * added when offered. Legacy devices skip FEATURES_OK (§3.1.2).
+ * Clears d->broken on success.
  */
 int vdev_init(struct vdev *d, vdev_feature_filter filter);
 
@@ -199,9 +208,14 @@ void vdev_fail(struct vdev *d);
  * Poll @vq until at least one chain completes or @deadline_us (plat_now_us()
  * time) passes. Completed chains go to @done. On timeout or a broken queue the
  * device is reset (so it no longer DMAs into any buffer) and every queue's
- * in-flight chains are dropped through @dropped (len 0); returns
+ * in-flight chains are dropped through @dropped (len 0, the same @ctx for
+ * every queue, so tokens must say which request they are); returns
  * -VQ_ETIMEDOUT or -VQ_EBROKEN. Otherwise returns the number completed.
- * Also fails with -VQ_ENEEDRESET when the device sets DEVICE_NEEDS_RESET.
+ * The status byte is polled every few hundred spins: DEVICE_NEEDS_RESET,
+ * FAILED or a lost DRIVER_OK give -VQ_ENEEDRESET, with the same reset and
+ * drop. After any failure d->broken is set: the device must go through
+ * vdev_init (and queue setup) again; until then vdev_wait returns
+ * -VQ_EBROKEN at once.
  */
 int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
 	      vq_done_fn done, vq_done_fn dropped, void *ctx);

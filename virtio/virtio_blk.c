@@ -71,7 +71,7 @@ struct vblk {
 	struct blockdev bdev;
 };
 
-static uint64_t vblk_filter(uint64_t offered)
+uint64_t vblk_features(uint64_t offered)
 {
 	/* MQ, DISCARD, WRITE_ZEROES, CONFIG_WCE: not used by a boot loader. */
 	return offered & VBLK_FEATURES;
@@ -240,7 +240,7 @@ static struct vblk_slot *free_slot(struct vblk *b)
 static int vblk_start(struct vblk *b)
 {
 	uint16_t indirect = (uint16_t)(VBLK_MAX_SEGS + 2);
-	int ret = vdev_init(b->d, vblk_filter);
+	int ret = vdev_init(b->d, vblk_features);
 
 	if (ret)
 		return ret;

@@ -86,13 +86,17 @@ struct vblk;
 #define VBLK_DEFAULT_TIMEOUT_US (10ULL * 1000 * 1000)
 
 /**
- * Initialise the device behind @d (a probed block device): negotiate
- * features, set up the request queue, preallocate request headers and bounce
- * buffers, read the config. On failure the device is reset.
+ * The feature filter: which offered bits this driver accepts (SIZE_MAX,
+ * SEG_MAX, RO, BLK_SIZE, FLUSH, TOPOLOGY, INDIRECT_DESC, EVENT_IDX; not MQ).
  */
-/** The feature filter: which offered bits this driver accepts. */
 uint64_t vblk_features(uint64_t offered);
 
+/**
+ * Initialise the device behind @d (a probed block device): negotiate
+ * features, set up the request queue, preallocate request headers and bounce
+ * buffers, read the config. On failure the device is reset. Renames
+ * d->name to "vblk <bus name>".
+ */
 int vblk_open(struct vdev *d, struct vblk **ret);
 
 /** Reset the device and free everything. */
@@ -112,6 +116,14 @@ void vblk_set_timeout(struct vblk *b, uint64_t us);
  * beyond the capacity are refused before they reach the device. Errors:
  * -VQ_EIO (IOERR, naming the sector), -VQ_EUNSUPP, -VQ_ESHORT (short used
  * length), -VQ_ETIMEDOUT (device reset), -VQ_EBROKEN, -VQ_ERANGE.
+ * With 4096-byte logical blocks, @sector and @len must be block-aligned
+ * (-VQ_EINVAL otherwise).
+ *
+ * Every call returns only when the device no longer owns any of @buf: all
+ * requests completed, or the device was reset. After -VQ_ETIMEDOUT,
+ * -VQ_EBROKEN or -VQ_ENEEDRESET (all of which reset the device) the next
+ * call re-initialises the device first; if that fails the driver is dead and
+ * every later call returns -VQ_ENODEV.
  */
 int vblk_read(struct vblk *b, uint64_t sector, void *buf, size_t len);
 
