@@ -640,6 +640,63 @@ static void test_wait_broken_queue(void **state)
 	assert_fake_clean();
 }
 
+static void test_host_pointer_in_descriptor_caught(void **state)
+{
+	struct virtqueue *vq;
+	struct vdev d;
+	static uint8_t host_buf[64];
+	struct vq_buf b = { .addr = (uintptr_t)host_buf, .len = sizeof(host_buf) };
+
+	vq = ready_device(&d);
+	assert_int_equal(vq_add(vq, &b, 1, NULL, 0, &echo), 0);
+	vq_kick(vq);
+	assert_int_equal(fp->errors, 1);
+	assert_non_null(strstr(fp->error, "is not DMA memory"));
+	fp->errors = 0;
+	vdev_teardown(&d);
+}
+
+static void test_legacy_queue_checks(void **state)
+{
+	struct vq_config cfg = { .index = 0, .size = 64, .legacy_layout = true };
+	struct virtqueue *vq;
+	struct vq_dma mem;
+	struct vdev d;
+
+	probe_ok(FAKE_PCI_LEGACY, 0, &d);
+	assert_int_equal(vdev_init(&d, keep_all), 0);
+	assert_int_equal(fp->bus.ops->dma_alloc(fp, vq_dma_size(&cfg), &mem), 0);
+	assert_int_equal(vq_create(&cfg, &mem, NULL, NULL, &vq), 0);
+	/* The device's size is 256: a 64-entry ring would be misread. */
+	assert_int_equal(d.ops->queue_enable(&d, 0, vq), -VQ_EINVAL);
+	assert_true(host_log_contains("must have the device's size 256"));
+	assert_false(fp->q[0].enabled);
+	vq_destroy(vq);
+	fp->bus.ops->dma_free(fp, &mem);
+	assert_fake_clean();
+}
+
+static void test_config_write_and_isr(void **state)
+{
+	uint8_t wce = 1, isr = 0xAA;
+	uint32_t v = 0x12345678;
+	struct vdev d;
+
+	probe_ok(FAKE_PCI_MODERN, F_V1, &d);
+	assert_int_equal(d.ops->config_write(&d, 32, &wce, 1), 0);
+	assert_int_equal(fp->devcfg[32], 1);
+	assert_int_equal(d.ops->config_write(&d, 8, &v, 4), 0);
+	assert_memory_equal(fp->devcfg + 8, &v, 4);
+	/* Unaligned or odd-sized writes are refused before the device. */
+	assert_int_equal(d.ops->config_write(&d, 9, &v, 4), -VQ_EINVAL);
+	assert_int_equal(d.ops->config_write(&d, 8, &v, 3), -VQ_EINVAL);
+	fp->isr = 1;
+	assert_int_equal(d.ops->isr(&d, &isr), 0);
+	assert_int_equal(isr, 1);
+	assert_int_equal(fp->isr, 0);
+	assert_fake_clean();
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(virtio_type_name(VIRTIO_ID_BLOCK), "block");
@@ -682,6 +739,9 @@ int main(void)
 		T(test_wait_timeout_resets),
 		T(test_wait_needs_reset),
 		T(test_wait_broken_queue),
+		T(test_host_pointer_in_descriptor_caught),
+		T(test_legacy_queue_checks),
+		T(test_config_write_and_isr),
 		T(test_names),
 	};
 
