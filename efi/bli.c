@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+#include "bli.h"
+#include "boot/log.h"
+
+static EFI_GUID loader_guid = { 0x4a67b082, 0x0a4c, 0x41cf,
+	{ 0xb6, 0xc7, 0x44, 0x0b, 0x29, 0xbb, 0x8c, 0x4f } };
+
+#define VQBOOT_VERSION "vqboot 0.1"
+
+/* Volatile, boot-service and runtime access, like systemd-boot's. */
+static void set_string(const CHAR16 *name, const char *value)
+{
+	CHAR16 buf[128];
+	size_t n = 0;
+
+	for (; value[n] && n < ARRAY_SIZE(buf) - 1; n++)
+		buf[n] = (unsigned char)value[n];
+	buf[n] = 0;
+	EFI_STATUS st = RT->SetVariable((CHAR16 *)name, &loader_guid,
+					EFI_VARIABLE_BOOTSERVICE_ACCESS |
+						EFI_VARIABLE_RUNTIME_ACCESS,
+					(n + 1) * sizeof(CHAR16), buf);
+	if (EFI_ERROR(st))
+		log_warn("cannot set a Boot Loader Interface variable (status 0x%llx)",
+			 (unsigned long long)st);
+}
+
+/* The TSC counts from reset on QEMU and on real machines alike, so ticks
+ * divided by the calibrated rate are microseconds since power-on, which is
+ * what the interface asks for. */
+uint64_t bli_now_us(void)
+{
+	return plat_now_us();
+}
+
+static void set_time(const CHAR16 *name)
+{
+	char num[24];
+
+	vq_snprintf(num, sizeof(num), "%llu", (unsigned long long)bli_now_us());
+	set_string(name, num);
+}
+
+void bli_set_init(void)
+{
+	set_time(L"LoaderTimeInitUSec");
+	set_string(L"LoaderInfo", VQBOOT_VERSION);
+}
+
+void bli_set_exec(const char *entry_id)
+{
+	set_string(L"LoaderEntrySelected", entry_id);
+	set_time(L"LoaderTimeExecUSec");
+}
