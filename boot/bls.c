@@ -63,6 +63,19 @@ static void copy_trunc(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+/* Messages quote at most this much of a key or value. */
+#define QUOTE_MAX 32
+
+/* A NUL-terminated copy of (the start of) @n bytes of line text, which is
+ * not NUL-terminated itself, for a log message. */
+static const char *quote(char buf[QUOTE_MAX + 1], const char *s, size_t n)
+{
+	n = VQ_MIN(n, (size_t)QUOTE_MAX);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 /* ---- lines ------------------------------------------------------------- */
 
 struct line_reader {
@@ -290,6 +303,8 @@ static void add_options(struct bls_entry *e, const struct kv *kv, unsigned linen
 
 static void set_key(struct bls_entry *e, const struct kv *kv, unsigned lineno)
 {
+	char q[QUOTE_MAX + 1];
+
 	for (size_t i = 0; i < ARRAY_SIZE(bls_keys); i++) {
 		const struct key_def *d = &bls_keys[i];
 
@@ -309,8 +324,8 @@ static void set_key(struct bls_entry *e, const struct kv *kv, unsigned lineno)
 				    kv->val_len, d->size - 1);
 		return;
 	}
-	log_debug("bls: %s line %u: unknown key '%.*s' ignored", e->name,
-		  lineno, (int)VQ_MIN(kv->key_len, 32), kv->key);
+	log_debug("bls: %s line %u: unknown key '%s' ignored", e->name, lineno,
+		  quote(q, kv->key, kv->key_len));
 }
 
 /* Reads up to 9 digits (no overflow in an int); false on anything else. */
@@ -500,11 +515,13 @@ static bool parse_timeout(const char *v, size_t n, int *ret)
 static void conf_set_default(struct bls_config *c, const struct kv *kv,
 			     const char *file, unsigned lineno)
 {
+	char q[QUOTE_MAX + 1];
+
 	/* "@saved" and friends need EFI variables; the loader does not keep
 	 * state between boots, so they select nothing. */
 	if (kv->val[0] == '@') {
-		log_info("bls: %s line %u: default '%.*s' not supported, ignored",
-			 file, lineno, (int)VQ_MIN(kv->val_len, 32), kv->val);
+		log_info("bls: %s line %u: default '%s' not supported, ignored",
+			 file, lineno, quote(q, kv->val, kv->val_len));
 		return;
 	}
 	if (!copy_text(c->default_pattern, sizeof(c->default_pattern), kv->val,
@@ -516,20 +533,21 @@ static void conf_set_default(struct bls_config *c, const struct kv *kv,
 static void conf_set(struct bls_config *c, const struct kv *kv,
 		     const char *file, unsigned lineno)
 {
+	char q[QUOTE_MAX + 1];
 	int t;
 	bool b;
 
 	if (kv->val_len == 0) {
-		log_warn("bls: %s line %u: '%.*s' has no value, ignored", file,
-			 lineno, (int)VQ_MIN(kv->key_len, 32), kv->key);
+		log_warn("bls: %s line %u: '%s' has no value, ignored", file,
+			 lineno, quote(q, kv->key, kv->key_len));
 	} else if (word_is(kv->key, kv->key_len, "timeout")) {
 		if (parse_timeout(kv->val, kv->val_len, &t)) {
 			c->timeout_s = t;
 			c->timeout_set = true;
 		} else {
-			log_warn("bls: %s line %u: timeout '%.*s' is not 0..%u or menu-force; ignored",
-				 file, lineno, (int)VQ_MIN(kv->val_len, 32),
-				 kv->val, BLS_TIMEOUT_MAX);
+			log_warn("bls: %s line %u: timeout '%s' is not 0..%u or menu-force; ignored",
+				 file, lineno, quote(q, kv->val, kv->val_len),
+				 BLS_TIMEOUT_MAX);
 		}
 	} else if (word_is(kv->key, kv->key_len, "default")) {
 		conf_set_default(c, kv, file, lineno);
@@ -537,11 +555,11 @@ static void conf_set(struct bls_config *c, const struct kv *kv,
 		if (parse_bool(kv->val, kv->val_len, &b))
 			c->editor = b;
 		else
-			log_warn("bls: %s line %u: editor '%.*s' is not a boolean; ignored",
-				 file, lineno, (int)VQ_MIN(kv->val_len, 32), kv->val);
+			log_warn("bls: %s line %u: editor '%s' is not a boolean; ignored",
+				 file, lineno, quote(q, kv->val, kv->val_len));
 	} else {
-		log_debug("bls: %s line %u: key '%.*s' ignored", file, lineno,
-			  (int)VQ_MIN(kv->key_len, 32), kv->key);
+		log_debug("bls: %s line %u: key '%s' ignored", file, lineno,
+			  quote(q, kv->key, kv->key_len));
 	}
 }
 
