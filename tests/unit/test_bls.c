@@ -11,6 +11,7 @@
 
 #include "boot/bls.h"
 #include "boot/err.h"
+#include "boot/log.h"
 #include "support/host_platform.h"
 
 static struct bls_entry *parse(const char *name, const char *text)
@@ -655,6 +656,33 @@ static void test_auto_entries(void **state)
 
 /* ---- robustness ------------------------------------------------------------ */
 
+/* Text is not NUL-terminated: messages quoting a key or value at the very
+ * end of the buffer must not read past it (ASan watches the exact-size
+ * copy). */
+static void test_unterminated_text(void **state)
+{
+	static const char *const texts[] = {
+		"linux /k\nfrobnicate", "timeout", "timeout abc", "editor maybe",
+		"default @saved", "xyz 1",
+	};
+	int saved = log_max_level;
+	struct bls_config c;
+
+	log_max_level = LOG_DEBUG;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t n = strlen(texts[i]);
+		char *buf = malloc(n);
+		struct bls_entry *e;
+
+		memcpy(buf, texts[i], n);
+		assert_int_equal(bls_parse_loader_conf("l.conf", buf, n, &c), 0);
+		e = parse_n("u.conf", buf, n);
+		bls_entry_free(e);
+		free(buf);
+	}
+	log_max_level = saved;
+}
+
 static void test_random_bytes(void **state)
 {
 	unsigned char buf[700];
@@ -705,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_loader_conf),
 		cmocka_unit_test(test_loader_conf_bad),
 		cmocka_unit_test(test_auto_entries),
+		cmocka_unit_test(test_unterminated_text),
 		cmocka_unit_test(test_random_bytes),
 	};
 
