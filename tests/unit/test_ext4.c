@@ -502,6 +502,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_tree, "ext4_64k.img"),
 		cmocka_unit_test_prestate(test_tree, "ext4_noext.img"),
 		cmocka_unit_test_prestate(test_tree, "ext4_metabg.img"),
+		cmocka_unit_test_prestate(test_tree, "ext4_metabg_nosparse.img"),
 		cmocka_unit_test_prestate(test_tree, "ext3.img"),
 		cmocka_unit_test_prestate(test_tree, "ext2.img"),
 		cmocka_unit_test_prestate(test_tree, "ext2_4k.img"),

@@ -126,7 +126,12 @@ mkimg ext4.img 48 -t ext4 -b 4096
 mkimg ext4_1k.img 48 -t ext4 -b 1024 -O ^flex_bg
 mkimg ext4_64k.img 64 -t ext4 -b 65536 -O ^has_journal
 mkimg ext4_noext.img 48 -t ext4 -b 4096 -O ^extent,^64bit
+# meta_bg: 16 groups per meta group; -N 400 (16 inodes per group) puts
+# inodes in groups past 16, whose descriptors live in meta group 1. Without
+# sparse_super every group has a superblock backup before its descriptors.
 mkimg ext4_metabg.img 200 -t ext4 -b 1024 -N 400 -O 64bit,meta_bg,^resize_inode
+mkimg ext4_metabg_nosparse.img 200 -t ext4 -b 1024 -N 400 \
+	-O 64bit,meta_bg,^resize_inode,^sparse_super
 mkimg ext3.img 48 -t ext3 -b 1024
 mkimg ext2.img 48 -t ext2 -b 1024
 mkimg ext2_4k.img 48 -t ext2 -b 4096
