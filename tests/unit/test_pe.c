@@ -333,35 +333,74 @@ static void test_mutations(void **state)
 	free(copy);
 }
 
-/* A real kernel: $VQ_TEST_KERNEL, else the host's /boot/vmlinuz-*. */
-static void test_real_kernel(void **state)
+/* The first match of @pattern, or NULL. */
+static const char *first_glob(glob_t *g, const char *pattern)
+{
+	globfree(g);
+	memset(g, 0, sizeof(*g));
+	if (glob(pattern, 0, NULL, g) == 0 && g->gl_pathc > 0)
+		return g->gl_pathv[0];
+	return NULL;
+}
+
+/* A real kernel: $VQ_TEST_KERNEL, else the host's /boot/vmlinuz-*, else the
+ * one scripts/kernel.sh caches (under $VQ_CACHE, or cache/ at the top of
+ * the tree, which run.sh's VQ_TEST_IMAGES=<top>/build/host/images gives). */
+static const char *find_kernel(glob_t *g)
 {
 	const char *path = getenv("VQ_TEST_KERNEL");
-	glob_t g = { 0 };
-	struct pe_info info;
-	FILE *f;
-	long size;
-	uint8_t *buf;
+	const char *cache = getenv("VQ_CACHE");
+	const char *images = getenv("VQ_TEST_IMAGES");
+	char pattern[4096];
 
-	if ((!path || !*path) && glob("/boot/vmlinuz-*", 0, NULL, &g) == 0 &&
-	    g.gl_pathc > 0)
-		path = g.gl_pathv[0];
-	if (!path || !*path) {
-		globfree(&g);
-		print_message("no real kernel (set VQ_TEST_KERNEL or install one in /boot): skipped\n");
-		skip();
-		return;
-	}
-	f = fopen(path, "rb");
+	if (path && *path)
+		return path;
+	if ((path = first_glob(g, "/boot/vmlinuz-*")))
+		return path;
+	if (cache && *cache)
+		snprintf(pattern, sizeof(pattern), "%s/kernel/root/boot/vmlinuz-*", cache);
+	else if (images && *images)
+		snprintf(pattern, sizeof(pattern),
+			 "%s/../../../cache/kernel/root/boot/vmlinuz-*", images);
+	else
+		return NULL;
+	return first_glob(g, pattern);
+}
+
+static uint8_t *read_file(const char *path, size_t *ret_size)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	long size;
+
 	if (!f)
 		fail_msg("cannot open %s", path);
 	fseek(f, 0, SEEK_END);
 	size = ftell(f);
 	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)size);
+	buf = malloc(size > 0 ? (size_t)size : 1);
 	assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
 	fclose(f);
-	assert_int_equal(pe_check(buf, (size_t)size, path, &info), 0);
+	*ret_size = (size_t)size;
+	return buf;
+}
+
+static void test_real_kernel(void **state)
+{
+	glob_t g = { 0 };
+	const char *path = find_kernel(&g);
+	struct pe_info info;
+	uint8_t *buf;
+	size_t size;
+
+	if (!path) {
+		globfree(&g);
+		print_message("no real kernel (set VQ_TEST_KERNEL, or run scripts/kernel.sh): skipped\n");
+		skip();
+		return;
+	}
+	buf = read_file(path, &size);
+	assert_int_equal(pe_check(buf, size, path, &info), 0);
 	assert_true(info.is_pe);
 	assert_true(info.is_linux);
 	assert_int_equal(info.machine, PE_MACHINE_X64);
@@ -370,6 +409,8 @@ static void test_real_kernel(void **state)
 	print_message("%s: protocol %x, cmdline_max %u, lf2 %d, version %s\n", path,
 		      info.boot_protocol, info.cmdline_max, info.supports_initrd_lf2,
 		      info.linux_version);
+	/* The same kernel cut short anywhere in its sections is refused. */
+	assert_int_equal(pe_check(buf, size / 2, path, &info), -VQ_ECORRUPT);
 	free(buf);
 	globfree(&g);
 }
