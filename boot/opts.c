@@ -3,8 +3,7 @@
 #include "opts.h"
 #include "log.h"
 
-/* The longest word we take: an --append value plus a little. Two of these
- * live on the stack, well under the 4 KiB budget. */
+/* The longest word we take: an --append value plus a little. */
 #define WORD_MAX (OPTS_APPEND_MAX + 32)
 /* How much of a bad value an error message quotes. */
 #define QUOTE_MAX 40
@@ -159,8 +158,9 @@ static int apply(struct vq_opts *o, enum opt_id id, const char *v)
 	return -VQ_EINVAL;
 }
 
-/* Handles one option word (and its value, the next word, if it takes one). */
-static int take_option(const char **pp, const char *word, char *val, size_t size,
+/* Handles the option in @word (and its value, the next word, if it takes
+ * one: read into @word too, which is done with once the option is known). */
+static int take_option(const char **pp, char *word, size_t size,
 		       struct vq_opts *o)
 {
 	const char *eq = strchr(word, '=');
@@ -181,18 +181,18 @@ static int take_option(const char **pp, const char *word, char *val, size_t size
 	}
 	if (eq)
 		return apply(o, d->id, eq + 1);
-	if ((r = next_word(pp, val, size)) < 0)
+	if ((r = next_word(pp, word, size)) < 0)
 		return r;
 	if (r == 0)
 		return log_err(-VQ_EINVAL, "opts: %s needs a value", d->name);
-	return apply(o, d->id, val);
+	return apply(o, d->id, word);
 }
 
 int opts_parse(const char *cmdline, struct vq_opts *ret)
 {
 	struct vq_opts o = { 0 };
 	const char *p = cmdline ? cmdline : "";
-	char word[WORD_MAX], val[WORD_MAX];
+	char word[WORD_MAX];
 	bool first = true;
 	size_t n = strlen(p);
 	int r;
@@ -207,7 +207,7 @@ int opts_parse(const char *cmdline, struct vq_opts *ret)
 			continue;
 		}
 		first = false;
-		if ((r = take_option(&p, word, val, sizeof(val), &o)) < 0)
+		if ((r = take_option(&p, word, sizeof(word), &o)) < 0)
 			return r;
 	}
 	if (r < 0)
