@@ -440,9 +440,14 @@ bool bls_entry_bad(const struct bls_entry *e)
 	return e->tries_left == 0;
 }
 
-const char *bls_entry_title(const struct bls_entry *e)
+static const char *raw_title(const struct bls_entry *e)
 {
 	return e->title[0] ? e->title : e->id;
+}
+
+const char *bls_entry_title(const struct bls_entry *e)
+{
+	return e->display_title[0] ? e->display_title : raw_title(e);
 }
 
 int bls_entry_cmdline(const struct bls_entry *e, const char *append,
@@ -859,6 +864,35 @@ void bls_list_sort(struct bls_list *l)
 			j--;
 		}
 		l->v[j] = e;
+	}
+}
+
+/* Does another entry than @skip have this raw title / title and version? */
+static bool title_repeats(const struct bls_list *l, size_t skip, bool with_version)
+{
+	const struct bls_entry *e = l->v[skip];
+
+	for (size_t i = 0; i < l->count; i++)
+		if (i != skip && strcmp(raw_title(l->v[i]), raw_title(e)) == 0 &&
+		    (!with_version || strcmp(l->v[i]->version, e->version) == 0))
+			return true;
+	return false;
+}
+
+void bls_list_make_titles(struct bls_list *l)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		struct bls_entry *e = l->v[i];
+
+		e->display_title[0] = '\0';
+		if (!title_repeats(l, i, false))
+			continue;
+		/* Titles are at most BLS_TITLE_MAX - 1 bytes: a long one loses
+		 * its tail, which beats showing two identical lines. */
+		vq_snprintf(e->display_title, sizeof(e->display_title), "%s (%s)",
+			    raw_title(e),
+			    e->version[0] && !title_repeats(l, i, true) ?
+				    e->version : e->id);
 	}
 }
 

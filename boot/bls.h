@@ -52,6 +52,8 @@ struct bls_entry {
 	/* Set when the text is unusable; reason says why, for the menu. */
 	bool broken;
 	char reason[BLS_REASON_MAX];
+	/* Set by bls_list_make_titles when titles repeat. */
+	char display_title[BLS_TITLE_MAX];
 };
 
 /**
@@ -75,7 +77,7 @@ bool bls_entry_bootable(const struct bls_entry *e);
 /** Spec "Boot counting": tries left reached 0, so it sorts last. */
 bool bls_entry_bad(const struct bls_entry *e);
 
-/** The text for the menu: title, else the id. */
+/** The text for the menu: display_title, else title, else the id. */
 const char *bls_entry_title(const struct bls_entry *e);
 
 /**
@@ -142,6 +144,15 @@ struct bls_list {
  */
 int bls_list_add(struct bls_list *l, struct bls_entry *e);
 void bls_list_sort(struct bls_list *l);
+
+/**
+ * Spec: "If a boot loader discovers two entries with the same title it is a
+ * good idea to show more than just the raw title in the UI, for example by
+ * appending the version field." Gives each entry whose title repeats a
+ * display_title of "TITLE (VERSION)", or "TITLE (ID)" when that would not
+ * tell them apart. Call after the last bls_list_add.
+ */
+void bls_list_make_titles(struct bls_list *l);
 void bls_list_free(struct bls_list *l);
 
 /**

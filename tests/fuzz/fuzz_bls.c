@@ -70,6 +70,10 @@ static void fuzz_entries(const uint8_t *data, size_t size, const char *pattern)
 		bls_list_add(&l, e);
 	}
 	bls_list_sort(&l);
+	bls_list_make_titles(&l);
+	for (size_t i = 0; i < l.count; i++)
+		if (strlen(bls_entry_title(l.v[i])) >= BLS_TITLE_MAX)
+			abort();
 	if (l.count && bls_list_default(&l, pattern) >= (int)l.count)
 		abort();
 	bls_list_free(&l);

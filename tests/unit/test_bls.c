@@ -440,6 +440,32 @@ static void test_order_by_name(void **state)
 	bls_list_free(&l);
 }
 
+static void test_display_titles(void **state)
+{
+	struct bls_list l = { 0 };
+
+	add(&l, "deb-10.conf", "linux /k\ntitle Debian\nversion 6.1.0-10\n");
+	add(&l, "deb-9.conf", "linux /k\ntitle Debian\nversion 6.1.0-9\n");
+	add(&l, "deb-9b.conf", "linux /k\ntitle Debian\nversion 6.1.0-9\n");
+	add(&l, "fed.conf", "linux /k\ntitle Fedora\n");
+	add(&l, "x.conf", "linux /k\n");
+	add(&l, "y.conf", "linux /k\ntitle x\n");
+	bls_list_sort(&l);
+	bls_list_make_titles(&l);
+	assert_string_equal(bls_entry_title(l.v[bls_list_find(&l, "deb-10")]),
+			    "Debian (6.1.0-10)");
+	/* Same title and version: the id tells them apart. */
+	assert_string_equal(bls_entry_title(l.v[bls_list_find(&l, "deb-9")]),
+			    "Debian (deb-9)");
+	assert_string_equal(bls_entry_title(l.v[bls_list_find(&l, "deb-9b")]),
+			    "Debian (deb-9b)");
+	assert_string_equal(bls_entry_title(l.v[bls_list_find(&l, "fed")]), "Fedora");
+	/* An untitled entry shows its id, which may clash with a title. */
+	assert_string_equal(bls_entry_title(l.v[bls_list_find(&l, "x")]), "x (x)");
+	assert_string_equal(bls_entry_title(l.v[bls_list_find(&l, "y")]), "x (y)");
+	bls_list_free(&l);
+}
+
 static void test_glob(void **state)
 {
 	assert_true(bls_glob_match("*", ""));
@@ -726,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_order_machine_id),
 		cmocka_unit_test(test_order_by_name),
+		cmocka_unit_test(test_display_titles),
 		cmocka_unit_test(test_glob),
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_default_all_broken),
