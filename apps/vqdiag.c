@@ -66,15 +66,12 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 
 	efi_platform_init(image, st);
 	opts = efi_load_options_ascii(image);
+	/* args points into opts: free it last. */
 	status = parse_args(opts, &args);
-	plat_free(opts);
-	if (EFI_ERROR(status)) {
+	if (EFI_ERROR(status) || !strcmp(args.command, "help")) {
 		con_puts(usage);
+		plat_free(opts);
 		return status;
-	}
-	if (!strcmp(args.command, "help")) {
-		con_puts(usage);
-		return EFI_SUCCESS;
 	}
 	diag_out_begin(&out, args.json, args.command);
 	if (!strcmp(args.command, "list")) {
@@ -86,5 +83,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	diag_out_end(&out);
 	con_printf("vqdiag: %s done (%s)\n", args.command,
 		   EFI_ERROR(status) ? "failed" : "ok");
+	plat_free(opts);
 	return status;
 }

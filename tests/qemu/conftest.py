@@ -36,10 +36,23 @@ def parse_json_report(log, vm):
         raise AssertionError(f"bad JSON from vqdiag ({e}); log {vm.log_path}")
 
 
+TAG = os.path.join(os.path.dirname(__file__), "vqtools.tag")
+
+
+def tools_cd():
+    """Shell lines that change to whichever FSn: is the tools disk (the
+    virtio disks may be mapped before it)."""
+    lines = []
+    for i in range(8):
+        lines += [f"if exist fs{i}:\\vqtools.tag then", f"  fs{i}:", "endif"]
+    return lines
+
+
 def run_vqdiag(name, args, timeout=90, **vmargs):
     """Boot the firmware shell, run vqdiag with `args`, power off."""
-    startup = ["fs0:", f"\\vqdiag.efi {args}", "reset -s"]
-    vm = VM(name, tools={"vqdiag.efi": VQDIAG}, startup=startup, **vmargs)
+    startup = tools_cd() + [f"vqdiag.efi {args}", "reset -s"]
+    vm = VM(name, tools={"vqdiag.efi": VQDIAG, "vqtools.tag": TAG},
+            startup=startup, **vmargs)
     with vm:
         log = vm.run(until=r"vqdiag: \S+ done", timeout=timeout)
     assert not vm.timed_out, f"vqdiag did not finish in {timeout}s; log {vm.log_path}"

@@ -1,0 +1,1 @@
+vqboot test tools disk
