@@ -480,6 +480,23 @@ static void test_bad_maps(void **state)
 	unmount_image(m);
 }
 
+static void test_recover_and_encrypted(void **state)
+{
+	struct mounted *m;
+
+	(void)state;
+	host_log_clear();
+	m = mount_image("ext4_recover.img");
+	assert_true(host_log_contains("journal needs recovery"));
+	check_big(m->fs);
+	unmount_image(m);
+
+	m = mount_image("ext4_encrypted.img");
+	assert_int_equal(open_error(m->fs, "/hello.txt"), -VQ_ENOTSUP);
+	assert_true(host_log_contains("/hello.txt: encrypted"));
+	unmount_image(m);
+}
+
 static void test_bad_mounts(void **state)
 {
 	(void)state;
@@ -518,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_bad_rec_len),
 		cmocka_unit_test(test_bad_dirents),
 		cmocka_unit_test(test_bad_maps),
+		cmocka_unit_test(test_recover_and_encrypted),
 		cmocka_unit_test(test_bad_mounts),
 	};
 

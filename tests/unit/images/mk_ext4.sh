@@ -210,6 +210,16 @@ poke "$out/ext2_bad_indirect.img" $((off + 0x58)) ffffff00
 cp "$out/ext4.img" "$out/ext4_bad_feature.img"
 poke "$out/ext4_bad_feature.img" $((1024 + 0x60 + 3)) 80
 
+# The journal needs recovery (incompat RECOVER, 0x4): readable, with a warning.
+cp "$out/ext4.img" "$out/ext4_recover.img"
+b=$(od -A n -t u1 -j $((1024 + 0x60)) -N 1 "$out/ext4_recover.img")
+poke "$out/ext4_recover.img" $((1024 + 0x60)) "$(printf %02x $((b | 4)))"
+
+# hello.txt is marked encrypted (i_flags 0x800, at 0x20 in the inode).
+cp "$out/ext4.img" "$out/ext4_encrypted.img"
+off=$(inode_off "$out/ext4_encrypted.img" /hello.txt)
+poke "$out/ext4_encrypted.img" $((off + 0x21)) 08
+
 # The filesystem claims more blocks than the image holds.
 cp "$out/ext4.img" "$out/ext4_truncated.img"
 truncate -s 40M "$out/ext4_truncated.img"
