@@ -61,13 +61,20 @@ struct vq_config {
 	uint16_t size;         /* power of 2, 1..VQ_MAX_SIZE */
 	bool legacy_layout;    /* used ring 4096-aligned (§2.7, legacy) */
 	bool event_idx;        /* VIRTIO_F_EVENT_IDX negotiated */
-	uint16_t indirect_max; /* entries per indirect table; 0 = no indirect */
+	uint16_t indirect_max; /* entries per indirect table; 0 = no indirect.
+				* Capped at size: §2.7.5.3.1 forbids chains
+				* longer than the queue, indirect ones too. */
 };
 
 /** Called to notify ("kick") the device that queue @index has new buffers. */
 typedef void (*vq_notify_fn)(void *ctx, uint16_t index);
 
-/** Called once per completed chain with the token given to vq_add(). */
+/**
+ * Called once per completed chain with the token given to vq_add() and the
+ * bytes the device wrote (already checked against what was posted). A done
+ * callback may vq_add() and vq_kick(); neither callback may vq_reset() or
+ * vq_destroy() the queue it is called from.
+ */
 typedef void (*vq_done_fn)(void *ctx, void *token, uint32_t len);
 
 struct virtqueue;
@@ -76,8 +83,11 @@ struct virtqueue;
 size_t vq_dma_size(const struct vq_config *cfg);
 
 /**
- * Create a queue over @mem (at least vq_dma_size() bytes, 4096-aligned,
- * zeroed by this call). Returns 0 or -VQ_EINVAL / -VQ_ENOMEM.
+ * Create a queue over @mem (at least vq_dma_size() bytes, host and device
+ * addresses 4096-aligned, zeroed by this call). Layout: descriptor table at
+ * offset 0, avail ring right after it, used ring 4-aligned (legacy_layout:
+ * 4096-aligned), then one indirect table per descriptor, 16-aligned.
+ * Returns 0 or -VQ_EINVAL / -VQ_ENOMEM.
  */
 int vq_create(const struct vq_config *cfg, const struct vq_dma *mem,
 	      vq_notify_fn notify, void *notify_ctx, struct virtqueue **ret_vq);
@@ -94,12 +104,14 @@ uint16_t vq_index(const struct virtqueue *vq);
 
 /**
  * Post a chain: @n_out device-readable buffers then @n_in device-writable
- * ones. Uses an indirect table when negotiated and the chain has more than
- * one buffer and fits. @token (non-NULL) comes back on completion.
- * Does not notify; call vq_kick().
+ * ones, at most vq_size() in all. Uses an indirect table (one descriptor)
+ * when negotiated and the chain has more than one buffer and fits; else a
+ * direct chain. @token (non-NULL) comes back on completion.
+ * Does not publish or notify; call vq_kick().
  * Returns 0, -VQ_ENOSPC (not enough free descriptors; retry after
- * completions), -VQ_EINVAL (no buffers, a zero length, total over 4 GiB,
- * NULL token) or -VQ_EBROKEN.
+ * completions), -VQ_EINVAL (no buffers, a zero length, a buffer whose
+ * address range wraps, total over 4 GiB, more buffers than vq_size(), NULL
+ * token) or -VQ_EBROKEN.
  */
 int vq_add(struct virtqueue *vq, const struct vq_buf *out, unsigned n_out,
 	   const struct vq_buf *in, unsigned n_in, void *token);
@@ -107,7 +119,8 @@ int vq_add(struct virtqueue *vq, const struct vq_buf *out, unsigned n_out,
 /**
  * Publish everything added since the last kick and notify the device unless
  * it suppressed notifications (NO_NOTIFY, or EVENT_IDX avail_event).
- * Returns true when it notified.
+ * Returns true when it notified; false when it had nothing new to publish,
+ * the device suppressed the notification, or the queue is broken.
  */
 bool vq_kick(struct virtqueue *vq);
 
@@ -130,10 +143,10 @@ bool vq_is_broken(const struct virtqueue *vq);
 const char *vq_broken_reason(const struct virtqueue *vq);
 
 /**
- * Forget everything in flight and return the rings to their initial state.
- * Only after the device has been reset (it must no longer touch the rings).
- * @dropped, if non-NULL, is called for each chain that was in flight, with
- * len 0.
+ * Forget everything in flight and return the rings to their initial state
+ * (zeroed, indices 0, not broken). Only after the device has been reset (it
+ * must no longer touch the rings). @dropped, if non-NULL, is called for each
+ * chain that was in flight (kicked or not), with len 0.
  */
 void vq_reset(struct virtqueue *vq, vq_done_fn dropped, void *ctx);
 

@@ -331,6 +331,48 @@ static void test_out_of_order(void **state)
 	env_free(e);
 }
 
+struct readd {
+	struct env *e;
+	unsigned left;
+	unsigned completed;
+};
+
+/* A done callback that posts the next chain at once. */
+static void readd_done(void *ctx, void *token, uint32_t len)
+{
+	struct readd *r = ctx;
+
+	r->completed++;
+	if (r->left) {
+		r->left--;
+		assert_int_equal(add_simple(r->e, 0, 8, 8, token), 0);
+		vq_kick(r->e->vq);
+	}
+}
+
+static void test_add_from_callback(void **state)
+{
+	struct env *e = env_new(4, false, 0, false);
+	struct readd r = { .e = e, .left = 1000 };
+	int tokens[2];
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(add_simple(e, 0, 8, 8, &tokens[0]), 0);
+	assert_int_equal(add_simple(e, 0, 8, 8, &tokens[1]), 0);
+	vq_kick(e->vq);
+	for (i = 0; i < 2000 && vq_inflight(e->vq); i++) {
+		while (ring_sim_avail_pending(e->sim)) {
+			pop_ok(e);
+			assert_int_equal(ring_sim_push(e->sim, e->chain->head, 8), 0);
+		}
+		assert_true(vq_collect(e->vq, readd_done, &r) > 0);
+	}
+	assert_int_equal(r.completed, 1002);
+	assert_int_equal(vq_num_free(e->vq), 4);
+	env_free(e);
+}
+
 /* Fill the queue, get ENOSPC, then recover by completing one chain. */
 static void test_enospc_and_recovery(void **state)
 {
@@ -919,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_create_rejects),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_out_of_order),
+		cmocka_unit_test(test_add_from_callback),
 		cmocka_unit_test(test_enospc_and_recovery),
 		cmocka_unit_test(test_invalid_chains),
 		cmocka_unit_test(test_indirect),
