@@ -229,12 +229,16 @@ mark_broken(struct bls_entry *e, unsigned lineno, const char *fmt, ...)
 	va_start(ap, fmt);
 	vq_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* The first problem is the one the menu shows and the one worth an
+	 * error; a binary file would otherwise log one per line. */
+	int level = e->broken ? LOG_DEBUG : LOG_ERR;
+
 	if (lineno)
-		log_error("bls: %s line %u: %s", e->name, lineno, msg);
+		log_msg(level, "bls: %s line %u: %s", e->name, lineno, msg);
 	else
-		log_error("bls: %s: %s", e->name, msg);
+		log_msg(level, "bls: %s: %s", e->name, msg);
 	if (e->broken)
-		return; /* the first problem is the one the menu shows */
+		return;
 	e->broken = true;
 	if (lineno)
 		vq_snprintf(e->reason, sizeof(e->reason), "line %u: %s", lineno, msg);
