@@ -284,22 +284,79 @@ static int fat_run_append(struct fat_file *f, uint32_t index, uint32_t cluster)
 	return 0;
 }
 
-static bool fat_runs_contain(const struct fat_file *f, uint32_t cluster)
+/* The next cluster of a chain: 0 with @ret set, 1 at the end or on a link
+ * that is not a cluster, or an I/O error. */
+static int fat_step(struct fat_fs *fs, uint32_t c, uint32_t *ret)
 {
-	for (uint32_t i = 0; i < f->nruns; i++)
-		if (cluster - f->runs[i].cluster < f->runs[i].count)
-			return true;
-	return false;
+	uint32_t next;
+	int r = fat_get_entry(fs, c, &next);
+
+	if (r < 0)
+		return r;
+	if (fat_is_eoc(fs, next) || !fat_cluster_valid(fs, next))
+		return 1;
+	*ret = next;
+	return 0;
+}
+
+/*
+ * Find where the chain from @first closes a loop, if it does: Floyd's
+ * cycle finding, O(chain length) FAT reads and no memory. On success
+ * @ret_from is the last cluster before the chain repeats and @ret_to the
+ * cluster it links back to. Returns 1 when there is no loop.
+ */
+static int fat_find_loop(struct fat_fs *fs, uint32_t first, uint32_t *ret_from,
+			 uint32_t *ret_to)
+{
+	uint32_t t = first, h = first, prev;
+	int r;
+
+	do {
+		r = fat_step(fs, t, &t);
+		if (r == 0)
+			r = fat_step(fs, h, &h);
+		if (r == 0)
+			r = fat_step(fs, h, &h);
+		if (r)
+			return r;
+	} while (t != h);
+	/* Meet again walking one step each: at the start of the loop. */
+	for (t = first; t != h;) {
+		r = fat_step(fs, t, &t);
+		if (r == 0)
+			r = fat_step(fs, h, &h);
+		if (r)
+			return r;
+	}
+	/* Go round once to find the cluster that links back to it. */
+	for (prev = t, r = fat_step(fs, prev, &h); r == 0 && h != t;
+	     r = fat_step(fs, h, &h))
+		prev = h;
+	if (r)
+		return r;
+	*ret_from = prev;
+	*ret_to = t;
+	return 0;
 }
 
 /* The chain goes on after @cur although @limit clusters were all we
- * allowed: name the file and say whether it loops. */
-static int fat_chain_too_long(const struct fat_file *f, uint32_t cur,
-			      uint32_t next, uint32_t limit)
+ * allowed: name the file and say whether, and where, it loops. */
+static int fat_chain_too_long(const struct fat_file *f, uint32_t first,
+			      uint32_t cur, uint32_t next, uint32_t limit,
+			      bool is_dir)
 {
-	if (fat_cluster_valid(f->fs, next) && fat_runs_contain(f, next))
+	uint32_t from, to;
+	int r = fat_find_loop(f->fs, first, &from, &to);
+
+	if (r < 0)
+		return r;
+	if (r == 0)
 		return log_err(-VQ_ECORRUPT, "fat: %s: cluster chain loops: cluster %u links back to %u",
-			       f->name, cur, next);
+			       f->name, from, to);
+	if (is_dir)
+		return log_err(-VQ_ECORRUPT, "fat: %s: directory longer than %u clusters (%u entries): cluster %u links to %u",
+			       f->name, limit, FAT_DIR_MAX_BYTES / FAT_DIRENT_SIZE,
+			       cur, next);
 	return log_err(-VQ_ECORRUPT, "fat: %s: cluster chain runs past %u clusters (size %llu): cluster %u links to %u",
 		       f->name, limit, (unsigned long long)f->size, cur,
 		       next);
@@ -330,7 +387,8 @@ static int fat_chain_load(struct fat_file *f, uint32_t first, uint32_t limit,
 		if (fat_is_eoc(fs, next))
 			break;
 		if (index >= limit)
-			return fat_chain_too_long(f, cur, next, limit);
+			return fat_chain_too_long(f, first, cur, next, limit,
+						  is_dir);
 		if (!fat_cluster_valid(fs, next))
 			return log_err(-VQ_ECORRUPT, "fat: %s: cluster %u links to %u (free, bad or outside 2..%u)",
 				       f->name, cur, next,

@@ -550,6 +550,54 @@ static void test_bad_bpb(void **state)
 	assert_int_equal(mount_patched("fat16", 11, 2, 0), -VQ_ENOENT);
 }
 
+/* Set FAT16 entry @cluster in the first FAT of an in-memory image. */
+static void fat16_set(struct mounted *m, uint32_t cluster, uint16_t value)
+{
+	put_le16(m->mem + get_le16(m->mem + 14) * 512 + cluster * 2, value);
+}
+
+static void expect_chain_error(uint32_t cluster, uint16_t value,
+			       const char *fmt, uint32_t a, uint32_t b)
+{
+	struct mounted m = { 0 };
+	struct fs_file *f;
+	char want[160];
+
+	load_mem("fat16", &m);
+	fat16_set(&m, cluster, value);
+	assert_int_equal(fs_mount(&m.bd, &m.fs), 0);
+	host_log_clear();
+	assert_int_equal(m.fs->ops->open(m.fs, "/chain.bin", &f), -VQ_ECORRUPT);
+	snprintf(want, sizeof(want), fmt, a, b);
+	if (!host_log_contains(want))
+		fail_msg("no \"%s\"; last: %s", want, host_log_last());
+	unmount(&m);
+}
+
+/* chain.bin is 5 clusters of FAT16: first..last. */
+static void test_chain_errors(void **state)
+{
+	uint32_t first = read_number(image_path("fat16", ".chain"), 0);
+	uint32_t last = read_number(image_path("fat16", ".chain"), 1);
+
+	assert_int_equal(last - first, 4);
+	/* Past the size into a cluster outside the file (not a loop). */
+	expect_chain_error(last, 7000, "cluster chain runs past 5 clusters (size 10000): cluster %u links to %u",
+			   last, 7000);
+	/* Free, bad and out-of-range links in the middle. */
+	expect_chain_error(first, 0, "cluster %u links to %u (free, bad or outside 2..",
+			   first, 0);
+	expect_chain_error(first + 1, 0xfff7, "cluster %u links to %u (free, bad",
+			   first + 1, 0xfff7);
+	expect_chain_error(first + 2, 1, "cluster %u links to %u", first + 2, 1);
+	expect_chain_error(first + 2, 60000, "cluster %u links to %u",
+			   first + 2, 60000);
+	/* A loop inside the chain, not back to the start. */
+	expect_chain_error(first + 3, (uint16_t)(first + 1),
+			   "cluster chain loops: cluster %u links back to %u",
+			   first + 3, first + 1);
+}
+
 /* FAT32 with mirroring off reads the active FAT (BPB_ExtFlags). */
 static void test_fat32_active_fat(void **state)
 {
@@ -760,6 +808,7 @@ int main(void)
 		cmocka_unit_test(test_list_subdirs),
 		cmocka_unit_test(test_chain_loop),
 		cmocka_unit_test(test_chain_short),
+		cmocka_unit_test(test_chain_errors),
 		cmocka_unit_test(test_bad_bpb),
 		cmocka_unit_test(test_fat32_active_fat),
 		cmocka_unit_test(test_fat32_root_loop),
