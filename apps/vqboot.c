@@ -132,8 +132,11 @@ static EFI_STATUS build_menu(struct vqboot *vb, struct menu *m)
 		timeout = vb->opts.timeout_s;
 	if (vb->failed_once)
 		timeout = -1;
+	/* The editor may use what --append leaves of the command line. */
+	size_t room = LOAD_CMDLINE_MAX - 1 - VQ_MIN(strlen(vb->opts.append),
+						    (size_t)LOAD_CMDLINE_MAX / 2);
 	r = menu_init(m, vb->items, l->count, def < 0 ? 0 : (size_t)def, timeout,
-		      c->editor, LOAD_CMDLINE_MAX - 1 - strlen(vb->opts.append));
+		      c->editor, room);
 	return efi_from_vq(r);
 }
 

@@ -36,7 +36,8 @@ static void out_str(struct fmt_out *o, const char *s, const struct fmt_spec *sp)
 
 	if (!s)
 		s = "(null)";
-	while (s[n] && (sp->precision < 0 || n < (size_t)sp->precision))
+	/* The bound first: %.*s may point at text with no NUL after it. */
+	while ((sp->precision < 0 || n < (size_t)sp->precision) && s[n])
 		n++;
 	if (!sp->left)
 		out_pad(o, ' ', sp->width - (int)n);

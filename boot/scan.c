@@ -223,6 +223,7 @@ void scan_finish(struct boot_scan *s)
 				 s->entries.count, s->entries.count == 1 ? "y" : "ies");
 	}
 	bls_list_sort(&s->entries);
+	bls_list_make_titles(&s->entries);
 }
 
 struct scan_volume *scan_entry_volume(struct boot_scan *s,

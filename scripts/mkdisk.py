@@ -23,7 +23,8 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
 def run(cmd, **kw):
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL if cmd[0] == "dd" else None, **kw)
 
 
 class Part:
@@ -100,8 +101,7 @@ def build_disk(path, parts, table="gpt", sector_size=512, extra_mb=1):
         ptype = GPT_TYPES.get(p.kind, LINUX) if table == "gpt" else \
             MBR_TYPES.get(p.kind, MBR_TYPES.get(p.fs, "83"))
         lines.append(f"start={start}, size={size}, type={ptype}")
-    subprocess.run(["sfdisk", "--no-reread", "--no-tell-kernel", "-q",
-                    "--sector-size", str(sector_size), path],
+    subprocess.run(["sfdisk", "--no-reread", "--no-tell-kernel", "-q", path],
                    input="\n".join(lines) + "\n", text=True, check=True,
                    stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,13 +143,13 @@ def demo(out):
              f"sort-key   debian\n"
              f"linux      /vmlinuz-{kver}\n"
              f"initrd     /initrd-demo.img\n"
-             f"options    console=ttyS0 console=tty0 quiet\n")
+             f"options    console=tty0 console=ttyS0 quiet\n")
     rescue = ("title      Debian GNU/Linux, verbose kernel messages\n"
               f"version    {kver}\n"
               "sort-key   debian-verbose\n"
               f"linux      /vmlinuz-{kver}\n"
               "initrd     /initrd-demo.img\n"
-              "options    console=ttyS0 console=tty0 loglevel=7\n")
+              "options    console=tty0 console=ttyS0 loglevel=7\n")
     esp = Part("esp", "fat32", 64, files={
         "/EFI/BOOT/BOOTX64.EFI": os.path.join(build, "vqboot.efi"),
         "/EFI/vqboot/vqdiag.efi": os.path.join(build, "vqdiag.efi"),
