@@ -17,8 +17,23 @@ static const char usage[] =
 
 struct diag_args {
 	const char *command;
+	bool command_set;
 	bool json;
+	struct diag_params params;
 };
+
+/* One line per command; each lives in efi/diag_<name>.c. */
+static const struct diag_command commands[] = {
+	{ "list", diag_list },
+};
+
+static const struct diag_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
 
 /* Load options are "vqdiag.efi list --json" from the shell, or empty. */
 static EFI_STATUS parse_args(char *opts, struct diag_args *ret)
@@ -46,8 +61,14 @@ static EFI_STATUS parse_args(char *opts, struct diag_args *ret)
 			log_max_level = LOG_DEBUG;
 		else if (!strcmp(word, "--help") || !strcmp(word, "-h"))
 			a.command = "help";
-		else if (word[0] != '-')
+		else if (word[0] != '-' && !a.command_set) {
 			a.command = word;
+			a.command_set = true;
+		} else if (word[0] != '-' && a.params.argc < DIAG_MAX_ARGS)
+			a.params.argv[a.params.argc++] = word;
+		else if (word[0] == '-' && word[1] == '-' && a.params.argc < DIAG_MAX_ARGS)
+			/* command options (--bounce, --sectors=N ...) */
+			a.params.argv[a.params.argc++] = word;
 		else {
 			log_error("vqdiag: unknown option '%s'", word);
 			return EFI_INVALID_PARAMETER;
@@ -73,13 +94,15 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		plat_free(opts);
 		return status;
 	}
-	diag_out_begin(&out, args.json, args.command);
-	if (!strcmp(args.command, "list")) {
-		status = diag_list(&out);
-	} else {
+	const struct diag_command *cmd = find_command(args.command);
+	if (!cmd) {
 		log_error("vqdiag: unknown command '%s'", args.command);
-		status = EFI_INVALID_PARAMETER;
+		con_puts(usage);
+		plat_free(opts);
+		return EFI_INVALID_PARAMETER;
 	}
+	diag_out_begin(&out, args.json, args.command);
+	status = cmd->run(&out, &args.params);
 	diag_out_end(&out);
 	con_printf("vqdiag: %s done (%s)\n", args.command,
 		   EFI_ERROR(status) ? "failed" : "ok");

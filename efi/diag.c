@@ -223,7 +223,7 @@ static void list_one(struct diag_out *o, struct efi_pci_dev *d)
 		json_end_object(&o->j);
 }
 
-EFI_STATUS diag_list(struct diag_out *o)
+EFI_STATUS diag_list(struct diag_out *o, const struct diag_params *p)
 {
 	struct efi_pci_dev *devs;
 	unsigned n;

@@ -19,7 +19,20 @@ struct diag_out {
 void diag_out_begin(struct diag_out *o, bool json, const char *command);
 void diag_out_end(struct diag_out *o);
 
+#define DIAG_MAX_ARGS 16
+
+/** What follows the command word: other words and --options, in order. */
+struct diag_params {
+	const char *argv[DIAG_MAX_ARGS];
+	unsigned argc;
+};
+
+struct diag_command {
+	const char *name;
+	EFI_STATUS (*run)(struct diag_out *o, const struct diag_params *p);
+};
+
 /** Every virtio-pci device: transport, features, queues, config. */
-EFI_STATUS diag_list(struct diag_out *o);
+EFI_STATUS diag_list(struct diag_out *o, const struct diag_params *p);
 
 #endif
