@@ -34,6 +34,7 @@ struct vq_head {
 	uint64_t writable; /* device-writable bytes posted (at most 2^32) */
 	uint16_t ndesc;    /* descriptors of the direct table it holds */
 	bool indirect;
+	bool published;    /* avail->idx covers it: the device may complete it */
 };
 
 struct vq_layout {
@@ -57,6 +58,7 @@ struct virtqueue {
 
 	struct virtq_desc *shadow; /* what we wrote into desc[]; next threads the free list */
 	struct vq_head *heads;
+	uint16_t *avail_shadow; /* what we wrote into avail->ring[] */
 	uint16_t free_head;
 	uint16_t num_free;
 	uint16_t inflight;
@@ -201,10 +203,15 @@ int vq_create(const struct vq_config *cfg, const struct vq_dma *mem,
 	vq->heads = plat_alloc(sizeof(*vq->heads) * cfg->size);
 	if (!vq->heads)
 		goto out_free_shadow;
+	vq->avail_shadow = plat_alloc(sizeof(*vq->avail_shadow) * cfg->size);
+	if (!vq->avail_shadow)
+		goto out_free_heads;
 	vq_init_rings(vq);
 	*ret_vq = vq;
 	return 0;
 
+out_free_heads:
+	plat_free(vq->heads);
 out_free_shadow:
 	plat_free(vq->shadow);
 out_free_vq:
@@ -216,6 +223,7 @@ void vq_destroy(struct virtqueue *vq)
 {
 	if (!vq)
 		return;
+	plat_free(vq->avail_shadow);
 	plat_free(vq->heads);
 	plat_free(vq->shadow);
 	plat_free(vq);
@@ -372,21 +380,21 @@ int vq_add(struct virtqueue *vq, const struct vq_buf *out, unsigned n_out,
 	r = vq_check_chain(vq, &c);
 	if (r < 0)
 		return r;
-	if (vq_want_indirect(vq, &c)) {
-		head = vq_add_indirect(vq, &c);
-	} else if (c.n <= vq->num_free) {
-		head = vq_add_direct(vq, &c);
-	} else if (c.n > vq->cfg.size && c.n > vq->lay.indirect_max) {
-		/* Would never fit: waiting for completions would not help. */
+	/* §2.7.5.3.1; waiting for completions would not help either. */
+	if (c.n > vq->cfg.size)
 		return log_err(-VQ_EINVAL, "vq %u: chain of %u buffers exceeds queue size %u",
 			       vq->cfg.index, c.n, vq->cfg.size);
-	} else {
+	if (vq_want_indirect(vq, &c))
+		head = vq_add_indirect(vq, &c);
+	else if (c.n <= vq->num_free)
+		head = vq_add_direct(vq, &c);
+	else
 		return -VQ_ENOSPC;
-	}
 	vq->heads[head].token = token;
 	vq->heads[head].writable = c.writable;
 	vq->inflight++;
 	/* Visible to the device only once vq_kick() publishes avail->idx. */
+	vq->avail_shadow[vq->avail_idx & (vq->cfg.size - 1)] = head;
 	vq->avail->ring[vq->avail_idx & (vq->cfg.size - 1)] = head;
 	vq->avail_idx++;
 	vq->stats.added++;
@@ -406,16 +414,26 @@ static bool vq_should_notify(struct virtqueue *vq, uint16_t old, uint16_t new)
 	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 }
 
+/* Make [kicked_idx, avail_idx) visible to the device. */
+static void vq_publish(struct virtqueue *vq)
+{
+	uint16_t i;
+
+	for (i = vq->kicked_idx; i != vq->avail_idx; i++)
+		vq->heads[vq->avail_shadow[i & (vq->cfg.size - 1)]].published = true;
+	/* §2.7.13: the ring entries (and descriptors) before the index. */
+	vq_wmb();
+	vq_write16(&vq->avail->idx, vq->avail_idx);
+	vq->kicked_idx = vq->avail_idx;
+}
+
 bool vq_kick(struct virtqueue *vq)
 {
 	uint16_t old = vq->kicked_idx, new = vq->avail_idx;
 
 	if (vq->broken || old == new)
 		return false;
-	/* §2.7.13: the ring entries (and descriptors) before the index. */
-	vq_wmb();
-	vq_write16(&vq->avail->idx, new);
-	vq->kicked_idx = new;
+	vq_publish(vq);
 	/* Our idx store must be visible before we read the device's
 	 * suppression state, or we may miss its last request (§2.7.13). */
 	vq_mb();
@@ -464,6 +482,10 @@ static int vq_check_used(struct virtqueue *vq, uint32_t id, uint32_t len)
 	if (!vq->heads[id].token) {
 		log_error("vq %u: used id %u is not an in-flight chain head", q, id);
 		return vq_break(vq, "used id is not an in-flight chain head");
+	}
+	if (!vq->heads[id].published) {
+		log_error("vq %u: used id %u names a chain not yet made available", q, id);
+		return vq_break(vq, "used id names a chain not yet made available");
 	}
 	if (len > vq->heads[id].writable) {
 		log_error("vq %u: used id %u len %u exceeds %llu writable bytes posted",

@@ -866,6 +866,53 @@ static void test_duplicate_completion(void **state)
 	env_free(e);
 }
 
+/* The device completes a chain we added but never made available. */
+static void test_id_unpublished(void **state)
+{
+	uint16_t h[2];
+	struct env *e = broken_env(16, h);
+	int token;
+
+	(void)state;
+	assert_int_equal(add_simple(e, 64, 8, 8, &token), 0); /* head 5, not kicked */
+	ring_sim_push_raw(e->sim, 5, 0);
+	expect_broken(e, "not yet made available", "used id 5 names a chain not yet");
+	assert_int_equal(e->ndropped, 3);
+	env_free(e);
+}
+
+/* The largest queue: every descriptor in flight, all completed in one go,
+ * so pending and inflight reach 32768. */
+static void test_max_queue(void **state)
+{
+	struct env *e = env_new(VQ_MAX_SIZE, true, 0, false);
+	uint16_t *heads = calloc(VQ_MAX_SIZE, sizeof(*heads));
+	struct vq_buf b = buf_at(e, 0, 8);
+	static int token;
+	unsigned round, n;
+
+	(void)state;
+	assert_non_null(heads);
+	for (round = 0; round < 3; round++) {
+		for (n = 0; n < VQ_MAX_SIZE; n++)
+			assert_int_equal(vq_add(e->vq, &b, 1, NULL, 0, &token), 0);
+		assert_int_equal(vq_add(e->vq, &b, 1, NULL, 0, &token), -VQ_ENOSPC);
+		assert_int_equal(vq_inflight(e->vq), VQ_MAX_SIZE);
+		assert_int_equal(vq_num_free(e->vq), 0);
+		vq_kick(e->vq);
+		for (n = 0; ring_sim_pop(e->sim, e->chain) == 1; n++)
+			heads[n] = e->chain->head;
+		assert_int_equal(n, VQ_MAX_SIZE);
+		while (n--)
+			assert_int_equal(ring_sim_push(e->sim, heads[n], 0), 0);
+		assert_int_equal(vq_collect(e->vq, NULL, NULL), VQ_MAX_SIZE);
+		assert_int_equal(vq_num_free(e->vq), VQ_MAX_SIZE);
+		assert_int_equal(vq_inflight(e->vq), 0);
+	}
+	free(heads);
+	env_free(e);
+}
+
 /* A completion repeated in a later collect. */
 static void test_duplicate_later(void **state)
 {
@@ -978,6 +1025,8 @@ int main(void)
 		cmocka_unit_test(test_len_too_large),
 		cmocka_unit_test(test_idx_runs_ahead),
 		cmocka_unit_test(test_idx_runs_backwards),
+		cmocka_unit_test(test_id_unpublished),
+		cmocka_unit_test(test_max_queue),
 		cmocka_unit_test(test_duplicate_completion),
 		cmocka_unit_test(test_duplicate_later),
 		cmocka_unit_test(test_garbage_used_ring),
