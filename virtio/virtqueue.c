@@ -68,6 +68,7 @@ struct virtqueue {
 	uint16_t last_used;   /* used->idx up to which we have collected */
 
 	const char *broken;
+	bool collecting;      /* inside vq_collect(): a nested call returns 0 */
 	struct vq_stats stats;
 };
 
@@ -522,6 +523,8 @@ int vq_collect(struct virtqueue *vq, vq_done_fn done, void *ctx)
 
 	if (vq->broken)
 		return -VQ_EBROKEN;
+	if (vq->collecting)
+		return 0;
 	used_idx = vq_read16(&vq->used->idx);
 	/* §2.7.13: the index before the elements it publishes. */
 	vq_rmb();
@@ -531,11 +534,12 @@ int vq_collect(struct virtqueue *vq, vq_done_fn done, void *ctx)
 			  vq->cfg.index, used_idx, pending, vq->last_used, vq->inflight);
 		return vq_break(vq, "used->idx runs ahead of the chains in flight");
 	}
-	for (i = 0; i < pending; i++) {
+	vq->collecting = true;
+	for (i = 0, r = 0; i < pending && r == 0; i++)
 		r = vq_collect_one(vq, done, ctx);
-		if (r < 0)
-			return r;
-	}
+	vq->collecting = false;
+	if (r < 0)
+		return r;
 	/* §2.7.10: the device interrupts when used->idx passes used_event; one
 	 * behind last_used can only be passed after 2^16 completions, which
 	 * the in-flight limit rules out. We poll. */

@@ -72,8 +72,9 @@ typedef void (*vq_notify_fn)(void *ctx, uint16_t index);
 /**
  * Called once per completed chain with the token given to vq_add() and the
  * bytes the device wrote (already checked against what was posted). A done
- * callback may vq_add() and vq_kick(); neither callback may vq_reset() or
- * vq_destroy() the queue it is called from.
+ * callback may vq_add() and vq_kick() (vq_collect() from it returns 0);
+ * neither callback may vq_reset() or vq_destroy() the queue it is called
+ * from.
  */
 typedef void (*vq_done_fn)(void *ctx, void *token, uint32_t len);
 
