@@ -807,7 +807,8 @@ static int fat_lookup_in(struct fat_fs *fs, struct fat_dent *d,
 	if (!(d->attr & FAT_ATTR_DIRECTORY))
 		return log_err(-VQ_ENOTDIR, "fat: %s: %s is not a directory",
 			       path, d->name);
-	r = fat_open_dir(fs, d->cluster, path, &dir);
+	/* Messages name the directory: the damage may be on the way. */
+	r = fat_open_dir(fs, d->cluster, d->name, &dir);
 	if (r < 0)
 		return r;
 	r = fat_dir_walk(dir, fat_find_fn, &find);
