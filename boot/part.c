@@ -656,8 +656,10 @@ static int part_check_disk(const struct blockdev *bd)
 static int part_scan(struct blockdev *bd, const uint8_t *s,
 		     struct part_table *t)
 {
-	if (!mbr_valid(s))
+	if (s[MBR_SIG_OFF] != 0x55 || s[MBR_SIG_OFF + 1] != 0xaa)
 		return 0;
+	/* An 0xEE entry means GPT whatever the boot indicators say, as in
+	 * Linux; UEFI 2.10 §5.2.3 wants them 0 but tools differ. */
 	if (mbr_has_protective(s)) {
 		if (disk_blocks(bd) < 3)
 			return log_err(-VQ_ECORRUPT, "gpt: %s: protective MBR on a disk of %llu blocks",
@@ -665,7 +667,7 @@ static int part_scan(struct blockdev *bd, const uint8_t *s,
 				       (unsigned long long)disk_blocks(bd));
 		return gpt_read(bd, t);
 	}
-	if (mbr_looks_like_fat_vbr(s))
+	if (!mbr_valid(s) || mbr_looks_like_fat_vbr(s))
 		return 0;
 	return mbr_read(bd, s, t);
 }

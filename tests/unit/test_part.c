@@ -381,6 +381,22 @@ static void test_mem_gpt_good(void **state)
 	assert_string_equal(t.parts[1].name, "p1?");
 }
 
+/* A protective MBR with an odd boot indicator still means GPT; without
+ * the 55 AA signature there is no table at all. */
+static void test_mem_pmbr(void **state)
+{
+	struct part_table t;
+
+	mem_disk[446] = 0x12;
+	assert_int_equal(mem_read(&t), 0);
+	assert_int_equal(t.scheme, PART_SCHEME_GPT);
+	assert_int_equal(t.count, 2);
+	mem_disk[511] = 0;
+	assert_int_equal(mem_read(&t), 0);
+	assert_int_equal(t.scheme, PART_SCHEME_NONE);
+	assert_int_equal(t.count, 0);
+}
+
 /* Damage one field of the primary header (CRC kept valid): the backup is
  * used and the log names the field and value. */
 static void primary_field(unsigned off, unsigned width, uint64_t value,
@@ -554,6 +570,8 @@ int main(void)
 		cmocka_unit_test(test_no_table),
 		cmocka_unit_test(test_part_open_range),
 		cmocka_unit_test_setup_teardown(test_mem_gpt_good, setup_mem_gpt,
+						teardown_mem_gpt),
+		cmocka_unit_test_setup_teardown(test_mem_pmbr, setup_mem_gpt,
 						teardown_mem_gpt),
 		cmocka_unit_test(test_mem_gpt_fields),
 		cmocka_unit_test_setup_teardown(test_mem_gpt_signature,
