@@ -792,7 +792,9 @@ static void blk_check_segs(struct fake_blk *fb, const struct ring_sim_chain *c,
 
 	if (n > fb->max_segs)
 		fb->max_segs = n;
-	if ((fp->driver_features & VIRTIO_BIT(BLK_F_SEG_MAX)) && n > cfg32(fp, 12))
+	/* seg_max 0 makes no sense; a driver can only send one (as Linux). */
+	if ((fp->driver_features & VIRTIO_BIT(BLK_F_SEG_MAX)) && n > 1 &&
+	    n > cfg32(fp, 12))
 		fake_pci_fail(fp, "request with %u data segments, seg_max %u", n,
 			      cfg32(fp, 12));
 	for (unsigned i = first; i < first + n; i++) {
