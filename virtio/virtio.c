@@ -8,7 +8,7 @@
 #include "transport.h"
 
 /* Poll the status byte for DEVICE_NEEDS_RESET this often while waiting. */
-#define VDEV_STATUS_POLL_SPINS 256
+#define VDEV_STATUS_POLL_US 1000
 #define VDEV_RESET_POLL_US 10
 
 /* §6: bits 24..41 belong to the transport and queue mechanisms. Of those we
@@ -279,7 +279,7 @@ static int check_alive(struct vdev *d)
 int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
 	      vq_done_fn done, vq_done_fn dropped, void *ctx)
 {
-	unsigned spins = 0;
+	uint64_t next_check = plat_now_us() + VDEV_STATUS_POLL_US;
 	int ret;
 
 	if (d->broken)
@@ -287,6 +287,7 @@ int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
 			       d->name);
 	for (;;) {
 		int n = vq_collect(vq, done, ctx);
+		uint64_t now;
 
 		if (n > 0)
 			return n;
@@ -296,12 +297,16 @@ int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
 				      vq_broken_reason(vq));
 			break;
 		}
-		if (++spins % VDEV_STATUS_POLL_SPINS == 0) {
+		now = plat_now_us();
+		/* A register read is a trap to the hypervisor; the ring is
+		 * memory. Read status rarely. */
+		if (now >= next_check) {
 			ret = check_alive(d);
 			if (ret)
 				break;
+			next_check = now + VDEV_STATUS_POLL_US;
 		}
-		if (plat_now_us() >= deadline_us) {
+		if (now >= deadline_us) {
 			ret = log_err(-VQ_ETIMEDOUT,
 				      "%s: queue %u: %u requests not completed by the deadline",
 				      d->name, vq_index(vq), vq_inflight(vq));
