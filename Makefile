@@ -85,6 +85,7 @@ check-qemu: all
 test: deps
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory check-qemu
 
 GUI ?= none
@@ -98,3 +99,54 @@ clean:
 .PHONY: all unit check-unit check-qemu test deps run clean
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ==== fuzzing and lint (issue 5) ==========================================
+# `make fuzz` builds every tests/fuzz/fuzz_*.c with libFuzzer, seeds
+# build/fuzz/corpus/<name> (tests/fuzz/seeds.sh) and runs each target for
+# FUZZ_SECONDS; crashes land in build/fuzz/crashes/<name>/.
+# `make fuzz-smoke` (part of `make test`) replays tests/fuzz/regress/<name>
+# and the seeds, then runs each target for FUZZ_SMOKE_SECONDS.
+# `make lint` runs cppcheck and clang-tidy (scripts/lint.sh, .clang-tidy).
+FUZZ_CC            ?= clang
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 8
+FUZZ_TARGETS       ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# -fno-sanitize-recover: a UBSan report must stop the run to count as a crash.
+FUZZ_CFLAGS := -std=gnu11 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=all -g -O1 -I. -Ibuild/gen -Itests/unit
+FUZZ_LIB_SRCS := $(CORE_SRCS) $(addprefix tests/unit/support/, \
+                 host_platform.c file_bdev.c ring_sim.c fake_pci.c)
+FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(FUZZ_LIB_SRCS))
+FUZZ_BINS     := $(FUZZ_TARGETS:%=$(B)/fuzz/%)
+
+$(B)/fuzz/obj/%.o: %.c | $(GEN_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+# An archive, so that each target links only the modules it reaches and a
+# harness may define a stand-in for a module it does not exercise.
+$(B)/fuzz/libvqfuzz.a: $(FUZZ_LIB_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(B)/fuzz/libvqfuzz.a
+	@echo "  LINK    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -o $@
+
+# Keep the objects: make would delete them as intermediates.
+.PRECIOUS: $(B)/fuzz/obj/%.o
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)sh tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	$(Q)sh tests/fuzz/run.sh smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
+lint: $(GEN_HDRS)
+	$(Q)sh scripts/lint.sh
+
+.PHONY: fuzz fuzz-build fuzz-smoke lint
+# ==== end of fuzzing and lint ===============================================

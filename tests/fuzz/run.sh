@@ -1,0 +1,157 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Runs the libFuzzer targets built by `make fuzz-build` (build/fuzz/<name>).
+#
+#   run.sh fuzz SECONDS NAME...   fuzz each target for SECONDS into its corpus
+#                                 build/fuzz/corpus/<name>; keep going after a
+#                                 crash (up to FUZZ_MAX_CRASHES) until the time
+#                                 is used; print executions, corpus, crashes.
+#   run.sh smoke SECONDS NAME...  replay tests/fuzz/regress/<name>/* and the
+#                                 seeds, then fuzz SECONDS from the seeds (the
+#                                 corpus is not touched); fail on any crash.
+#
+# Crash, leak, timeout and OOM inputs are kept in build/fuzz/crashes/<name>/;
+# logs in build/fuzz/logs/. The last lines are one per target and a summary.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+fz=$top/build/fuzz
+mode=${1:?usage: run.sh fuzz|smoke SECONDS NAME...}
+secs=${2:?usage: run.sh fuzz|smoke SECONDS NAME...}
+shift 2
+max_crashes=${FUZZ_MAX_CRASHES:-5}
+
+# Crash reports must stop the run; leaks count; no core files.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:disable_coredump=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+sh "$here/seeds.sh" "$fz/seeds" || exit 1
+mkdir -p "$fz/logs"
+
+# Per-target options: the input sizes the harnesses document.
+opts_for() {
+	case $1 in
+	fuzz_bls) echo "-max_len=8192" ;;
+	fuzz_pe) echo "-max_len=65536" ;;
+	fuzz_part | fuzz_ext4) echo "-max_len=262144" ;;
+	fuzz_fat) echo "-max_len=2200000" ;;
+	*) echo "-max_len=4096" ;;
+	esac
+}
+
+# The crash files in $1, one path a line.
+crash_files() {
+	find "$1" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' \
+		-o -name 'timeout-*' -o -name 'oom-*' \) 2>/dev/null | sort
+}
+
+# Executions libFuzzer reported in log $1 (final stats, else the last status).
+execs_in() {
+	n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$1" | tail -1)
+	[ -n "$n" ] || n=$(sed -n 's/^#\([0-9][0-9]*\)[[:space:]].*/\1/p' "$1" | tail -1)
+	echo "${n:-0}"
+}
+
+# The stack summary of the first report in log $1, for the failure lines.
+summary_in() {
+	grep -m1 -E '^SUMMARY: |ERROR: libFuzzer|runtime error:' "$1" | cut -c1-160
+}
+
+pass=0 fail=0 lines=""
+line() { lines="$lines$1
+"; }
+
+for name in "$@"; do
+	bin=$fz/$name
+	log=$fz/logs/$name.$mode.log
+	crashes=$fz/crashes/$name
+	seeds=$fz/seeds/$name
+	mkdir -p "$crashes" "$seeds"
+	: > "$log"
+	if [ ! -x "$bin" ]; then
+		fail=$((fail + 1))
+		line "  FAIL    $name: $bin not built"
+		continue
+	fi
+	# shellcheck disable=SC2046 # options are words
+	set -- $(opts_for "$name") -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$crashes/"
+	before=$(crash_files "$crashes")
+	ok=1 why=""
+
+	if [ "$mode" = smoke ]; then
+		# Replays: each file through the target once (-runs=0: no fuzzing).
+		nreg=0
+		if [ -d "$here/regress/$name" ]; then
+			nreg=$(find "$here/regress/$name" -type f | wc -l)
+		fi
+		if [ "$nreg" -gt 0 ] &&
+		   ! "$bin" "$@" -runs=0 "$here/regress/$name"/* >> "$log" 2>&1; then
+			ok=0 why="a regression input fails: $(summary_in "$log")"
+		fi
+		nseed=$(find "$seeds" -type f | wc -l)
+		if [ "$ok" = 1 ] && [ "$nseed" -gt 0 ] &&
+		   ! "$bin" "$@" -runs=0 "$seeds"/* >> "$log" 2>&1; then
+			ok=0 why="a seed fails: $(summary_in "$log")"
+		fi
+		runs=0
+		if [ "$ok" = 1 ]; then
+			tmp=$(mktemp -d)
+			start=$(wc -l < "$log")
+			if ! "$bin" "$@" -max_total_time="$secs" -close_fd_mask=3 \
+			     "$tmp" "$seeds" >> "$log" 2>&1; then
+				ok=0 why="$(summary_in "$log")"
+			fi
+			runs=$(tail -n +"$((start + 1))" "$log" > "$log.tail" &&
+				execs_in "$log.tail")
+			rm -rf "$tmp" "$log.tail"
+		fi
+		new=$(crash_files "$crashes" | grep -vxF "$before" || :)
+		if [ "$ok" = 1 ]; then
+			pass=$((pass + 1))
+			line "  PASS    $name ($nreg regress, $nseed seeds replayed; $runs runs in ${secs}s)"
+		else
+			fail=$((fail + 1))
+			echo "==== $name: $why; last lines of $log:"
+			tail -30 "$log"
+			line "  FAIL    $name: $why${new:+ (input: $(echo $new))}"
+		fi
+		continue
+	fi
+
+	# fuzz: keep fuzzing after a crash until the time is used up.
+	corpus=$fz/corpus/$name
+	mkdir -p "$corpus"
+	cp -n "$seeds"/* "$corpus"/ 2>/dev/null
+	end=$(($(date +%s) + secs))
+	runs=0 ncrash=0
+	while :; do
+		left=$((end - $(date +%s)))
+		[ "$left" -gt 0 ] || break
+		: > "$log.run"
+		"$bin" "$@" -max_total_time="$left" -close_fd_mask=3 "$corpus" \
+			> "$log.run" 2>&1
+		rc=$?
+		cat "$log.run" >> "$log"
+		runs=$((runs + $(execs_in "$log.run")))
+		[ "$rc" -eq 0 ] && break
+		ncrash=$((ncrash + 1))
+		echo "  CRASH   $name: $(summary_in "$log.run")"
+		[ "$ncrash" -lt "$max_crashes" ] || break
+	done
+	rm -f "$log.run"
+	new=$(crash_files "$crashes" | grep -vxF "$before" || :)
+	files=$(find "$corpus" -type f | wc -l)
+	kib=$(du -sk "$corpus" | cut -f1)
+	if [ -z "$new" ] && [ "$ncrash" -eq 0 ]; then
+		pass=$((pass + 1))
+		line "  $name: $runs executions, corpus $files files ($kib KiB), crashes: 0"
+	else
+		fail=$((fail + 1))
+		line "  $name: $runs executions, corpus $files files ($kib KiB), crashes: $ncrash $(echo $new)"
+	fi
+done
+
+printf '%s' "$lines"
+echo "fuzz: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

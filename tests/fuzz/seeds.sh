@@ -1,0 +1,168 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Makes the seed corpora for the libFuzzer targets in tests/fuzz, into
+# $1/<target>/ (default build/fuzz/seeds). Nothing here is committed: seeds
+# come from
+#   - the unit-test images (tests/unit/images/mk_*.sh, generated into
+#     build/host/images by tests/unit/run.sh; made here if missing), cut to
+#     the target's -max_len where they are larger (a slice still holds the
+#     tables, superblocks and first directories the parsers start from);
+#   - small volumes made here with sfdisk, mkfs.fat, mtools and mke2fs -d, so
+#     that mutations reach past the metadata into directories and files;
+#   - BLS entries and loader.conf files written here;
+#   - the first 64 KiB of the kernel scripts/kernel.sh cached, if present,
+#     and of build/vqboot.efi, if built;
+#   - synthetic inputs for the device-model targets, in their input formats.
+# The corpora are remade only when this script changes (a stamp file).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=${1:-$top/build/fuzz/seeds}
+images=${VQ_TEST_IMAGES:-$top/build/host/images}
+cache=${VQ_CACHE:-$top/cache}
+stamp=$out/.stamp
+export MTOOLS_SKIP_CHECK=1 LC_ALL=C
+
+if [ -e "$stamp" ] && [ ! "$here/seeds.sh" -nt "$stamp" ] &&
+   [ -z "${FUZZ_SEEDS_FORCE:-}" ]; then
+	exit 0
+fi
+rm -rf "$out"
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The unit-test images: the same generators and stamps as tests/unit/run.sh.
+if ! sh "$top/tests/unit/run.sh" > "$work/images.log" 2>&1; then
+	echo "warning: unit-test images not made; seeds without them:" >&2
+	tail -5 "$work/images.log" >&2
+fi
+
+# slice DIR NAME FILE BYTES [SKIP]: BYTES of FILE (from byte SKIP) as a seed.
+slice() {
+	[ -e "$3" ] || return 0
+	mkdir -p "$out/$1"
+	dd if="$3" of="$out/$1/$2" bs=4096 skip=$((${5:-0} / 4096)) \
+		count=$(($4 / 4096)) status=none
+}
+
+# ---- fuzz_part: whole disks of 512-byte and 4096-byte blocks ----------------
+d=$out/fuzz_part
+mkdir -p "$d"
+for img in "$images"/pf_gpt512*.img "$images"/pf_mbr.img "$images"/pf_gpt4k*.img; do
+	[ -e "$img" ] || continue
+	slice fuzz_part "$(basename "$img" .img)" "$img" 262144
+done
+truncate -s 64K "$d/gpt"
+printf 'label: gpt\nfirst-lba: 34\n,16\n,16\n' | sfdisk -q "$d/gpt" >/dev/null
+truncate -s 64K "$d/mbr"
+printf 'label: dos\n1,10,ef\n11,80,5\n12,4,83\n20,4,ea\n' |
+	sfdisk -q "$d/mbr" >/dev/null
+truncate -s 256K "$d/gpt4k"
+printf '%s\n' g n 1 6 +16K w | fdisk -b 4096 "$d/gpt4k" >/dev/null 2>&1 ||
+	rm -f "$d/gpt4k"
+head -c 4096 /dev/zero > "$d/zero"
+
+# ---- fuzz_fat: whole FAT volumes --------------------------------------------
+d=$out/fuzz_fat
+mkdir -p "$d" "$work/ft/Sub"
+slice fuzz_fat fat12 "$images/pf_fat12.img" 2097152
+slice fuzz_fat fat12_loop "$images/pf_fat12_loop.img" 2097152
+slice fuzz_fat fat16_head "$images/pf_fat16.img" 262144
+slice fuzz_fat fat32_head "$images/pf_fat32.img" 1048576
+echo hi > "$work/ft/hello.txt"
+seq 1 900 > "$work/ft/Sub/Numbers.Long.Name"
+mkfs.fat -C -F 12 -s 1 -r 32 "$d/f12" 128 >/dev/null
+mkfs.fat -C -F 16 -s 1 -r 32 "$d/f16" 2100 >/dev/null
+for f in f12 f16; do
+	mcopy -s -i "$d/$f" "$work/ft/hello.txt" "$work/ft/Sub" ::
+done
+
+# ---- fuzz_ext4: whole ext2/3/4 volumes --------------------------------------
+d=$out/fuzz_ext4
+mkdir -p "$d" "$work/t/d"
+for n in ext4_1k ext4_1k_htree ext4_inline ext4_noext ext2_rev0 ext4_bad_depth \
+	 ext4_bad_extent ext4; do
+	slice fuzz_ext4 "$n" "$images/$n.img" 262144
+done
+echo hi > "$work/t/f"
+ln -sf f "$work/t/l"
+echo deep > "$work/t/d/g"
+for o in "-t ext4" "-t ext2" "-t ext4 -O inline_data" "-t ext4 -O ^extent,^64bit"; do
+	n=$d/small_$(echo "$o" | tr -dc a-z0-9)
+	truncate -s 256K "$n"
+	# shellcheck disable=SC2086 # $o is a list of options
+	mke2fs -q -F -b 1024 -N 32 -O ^has_journal $o -d "$work/t" "$n" \
+		>/dev/null 2>&1 || rm -f "$n"
+done
+
+# ---- fuzz_bls: BLS entries and loader.conf files ----------------------------
+d=$out/fuzz_bls
+mkdir -p "$d"
+printf 'title Debian GNU/Linux\nversion 6.1.0-13-amd64\nmachine-id 0123456789abcdef0123456789abcdef\nsort-key debian\nlinux /vmlinuz-6.1.0-13-amd64\ninitrd /initrd.img-6.1.0-13-amd64\noptions root=UUID=1234 ro quiet\narchitecture x64\n' > "$d/entry"
+printf '# comment\n\ntitle  "quoted"  \t\nlinux\t/k\ninitrd /i1\ninitrd /i2\noptions a=b\noptions c="d e"\ndevicetree /dtb\nefi /EFI/x.efi\n' > "$d/entry_multi"
+printf 'title no newline at the end\nlinux /k' > "$d/entry_nonl"
+printf 'title T\r\nversion 1.2~rc3-4+b1\r\nlinux /k\r\n' > "$d/entry_crlf"
+printf 'timeout 3\ndefault deb*\neditor no\nauto-entries yes\nconsole-mode max\n' > "$d/conf"
+printf 'timeout menu-force\ndefault @saved\nrandom-seed-mode off\n' > "$d/conf2"
+printf 'root=/dev/vda2 ro console=ttyS0,115200 "quoted arg" initrd=\\x quiet -- single\n' > "$d/options"
+cp "$images/pf_tree/loader/entries/"*.conf "$d/" 2>/dev/null || :
+
+# ---- fuzz_pe: kernel and EFI application headers ----------------------------
+d=$out/fuzz_pe
+mkdir -p "$d"
+for k in "$cache"/kernel/root/boot/vmlinuz-*; do
+	[ -e "$k" ] && head -c 65536 "$k" > "$d/linux" && break
+done
+[ -e "$top/build/vqboot.efi" ] && head -c 65536 "$top/build/vqboot.efi" > "$d/vqboot"
+
+# ---- device-model targets: synthetic inputs in their formats ----------------
+"${PYTHON:-python3}" - "$out" <<'EOF'
+import os, random, struct, sys
+
+out = sys.argv[1]
+
+def put(target, name, data):
+    os.makedirs(os.path.join(out, target), exist_ok=True)
+    with open(os.path.join(out, target, name), "wb") as f:
+        f.write(bytes(data))
+
+def cap(nxt, cfg_type, bar, off, length, extra=b""):
+    # virtio 1.2 §4.1.4: struct virtio_pci_cap (vndr 0x09, next, len, ...).
+    body = struct.pack("<BBBBBBxxII", 0x09, nxt, 16 + len(extra), cfg_type,
+                       bar, 0, off, length)
+    return body + extra
+
+# fuzz_pcicaps: byte 0 id selector, 1..6 BAR descriptors, 7 capability
+# pointer, 192 bytes of config space from 0x40, then BAR read answers.
+caps = (cap(0x50, 1, 4, 0x0000, 0x38) + cap(0x60, 3, 4, 0x1000, 4) +
+        cap(0x70, 4, 4, 0x2000, 0x100) +
+        cap(0x00, 2, 4, 0x3000, 0x1000, struct.pack("<I", 4)))
+space = caps.ljust(192, b"\0")
+bars = bytes([0, 0, 0, 0, 0x80 | 14, 0])
+answers = bytes(64) + struct.pack("<I", 1) + bytes(60)   # VERSION_1 offered
+for sel, name in ((0x01, "modern_blk"), (0x0F, "modern_gpu"),
+                  (0x21, "transitional_blk")):
+    put("fuzz_pcicaps", name, bytes([sel]) + bars + bytes([0x40]) + space + answers)
+put("fuzz_pcicaps", "legacy_blk",
+    bytes([0x61, 0x80 | 0x40 | 6, 0, 0, 0, 0, 0, 0]) + bytes(192) + bytes(128))
+
+rnd = random.Random(5)
+for target in ("fuzz_ring", "fuzz_gpu", "fuzz_vblk", "fuzz_pcicaps"):
+    put(target, "zeros", bytes(256))
+    put(target, "ones", b"\xff" * 256)
+    for i, n in enumerate((16, 64, 512, 2048)):
+        put(target, "random%d" % i, [rnd.randrange(256) for _ in range(n)])
+
+# fuzz_vblk: 7 setup bytes, then 5 bytes per operation (kind and flags,
+# sector le16, length in blocks, extra): well-behaved reads and writes.
+setup = bytes([0x00, 4, 0x00, 0x10, 0, 16, 0])
+ops = b"".join(bytes([k, s & 0xFF, s >> 8, n, 0])
+               for k, s, n in ((0, 0, 1), (1, 8, 2), (0, 8, 2), (0, 100, 8)))
+put("fuzz_vblk", "reads_writes", setup + ops)
+EOF
+
+touch "$stamp"
+for t in "$out"/*/; do
+	echo "  SEEDS   $(basename "$t"): $(find "$t" -type f | wc -l) files"
+done
