@@ -156,9 +156,10 @@ static int read_config(struct vblk *b)
 }
 
 /*
- * Request shape: at most segs_per_req data segments of seg_len bytes. Linux
- * does the same: without SEG_MAX one segment; without indirect descriptors
- * the chain (header + data + status) must fit the ring.
+ * Request shape: at most segs_per_req data segments of seg_len bytes. As in
+ * Linux, without SEG_MAX (or with 0) one segment. §2.7.5.3.1: a chain
+ * (header + data + status) may not be longer than the queue, indirect
+ * table or not.
  */
 static int compute_limits(struct vblk *b, uint16_t queue_size)
 {
@@ -167,8 +168,7 @@ static int compute_limits(struct vblk *b, uint16_t queue_size)
 	uint64_t max;
 
 	segs = VQ_MIN(segs, (uint32_t)VBLK_MAX_SEGS);
-	if (!has(b, VIRTIO_F_INDIRECT_DESC))
-		segs = VQ_MIN(segs, queue_size > 2 ? queue_size - 2u : 0u);
+	segs = VQ_MIN(segs, queue_size > 2 ? queue_size - 2u : 0u);
 	b->seg_len = in->size_max ? in->size_max : VBLK_MAX_REQUEST;
 	max = VQ_MIN((uint64_t)segs * b->seg_len, (uint64_t)VBLK_MAX_REQUEST);
 	max -= max % in->blk_size;

@@ -8,6 +8,8 @@
  *   - the driver never breaks the protocol (the fake counts violations);
  *   - a read that returns 0 delivered exactly the disk's bytes, a write that
  *     returns 0 stored exactly the caller's;
+ *   - a valid read from a device that behaves succeeds, whatever the ring
+ *     size, segment limits and mapping behaviour;
  *   - after close no DMA area or mapping is left.
  *
  * Build (from the repository root):
@@ -103,6 +105,10 @@ static void do_op(struct vblk *b, struct fake_blk *fb, const uint8_t *op)
 	case 0:
 		r = vblk_read(b, sector, data_buf, len);
 		if (!r && memcmp(data_buf, fb->disk + sector * 512, len))
+			abort();
+		/* A well-behaved device and a valid range: it must work. */
+		if (r && !(op[0] & 0xFC) && (sector * 512) % in->blk_size == 0 &&
+		    sector + len / 512 <= in->capacity)
 			abort();
 		break;
 	case 1:

@@ -206,6 +206,42 @@ static void test_read_odd_size_max(void **state)
 	assert_true(fx.fb->max_seg_len <= 1000);
 }
 
+static void test_small_queue_waits_for_room(void **state)
+{
+	struct vblk_stats st;
+
+	/* 8 descriptors, 512-byte segments: each request takes the whole
+	 * ring (header + 6 segments + status), so the driver must wait for
+	 * room instead of failing. */
+	make_dev(FAKE_PCI_MODERN, 0, 254, 512, 512);
+	fx.fp->q[0].max = 8;
+	open_made();
+	assert_int_equal(vblk_get_info(fx.b)->max_request, 6 * 512);
+	read_check(10, 40 * 1024);
+	vblk_get_stats(fx.b, &st);
+	assert_int_equal(st.max_inflight, 1);
+	assert_int_equal(fx.fb->max_segs, 6);
+}
+
+static void test_indirect_many_segments(void **state)
+{
+	struct vblk_stats st;
+
+	/* With indirect descriptors each request takes one ring entry, so
+	 * all slots fit a small ring at once; the chain still may not be
+	 * longer than the queue (§2.7.5.3.1): 16 - 2 data segments. */
+	make_dev(FAKE_PCI_MODERN, F(VIRTIO_F_INDIRECT_DESC) | F(VIRTIO_F_EVENT_IDX),
+		 254, 512, 512);
+	fx.fp->q[0].max = 16;
+	open_made();
+	assert_int_equal(vblk_get_info(fx.b)->max_request, 14 * 512);
+	fx.fb->reverse = true;
+	read_check(1, 256 * 1024);
+	vblk_get_stats(fx.b, &st);
+	assert_int_equal(fx.fb->max_segs, 14);
+	assert_int_equal(st.max_inflight, 8);
+}
+
 static void test_read_out_of_order(void **state)
 {
 	open_dev(FAKE_PCI_MODERN, 0, 2, 4096, 512);
@@ -478,6 +514,8 @@ int main(void)
 		T(test_read_sizes),
 		T(test_read_split_seg_size_max),
 		T(test_read_odd_size_max),
+		T(test_small_queue_waits_for_room),
+		T(test_indirect_many_segments),
 		T(test_read_out_of_order),
 		T(test_read_delayed),
 		T(test_read_legacy),
