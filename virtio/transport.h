@@ -148,6 +148,13 @@ struct vdev {
 	 * successful vdev_init.
 	 */
 	bool broken;
+
+	/*
+	 * Set when a reset did not complete: the device may still write to
+	 * any buffer it was given, so teardown leaks DMA memory rather than
+	 * hand it back to the allocator. Cleared by a reset that completes.
+	 */
+	bool stuck;
 };
 
 /** Drivers' feature filter: offered bits in, accepted bits out. */
@@ -222,7 +229,8 @@ int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
 
 /**
  * Reset the device and free all its queues and their DMA memory. Safe to call
- * on a half-initialised device and more than once.
+ * on a half-initialised device and more than once. When the reset does not
+ * complete (d->stuck), the rings' DMA memory is deliberately not freed.
  */
 void vdev_teardown(struct vdev *d);
 

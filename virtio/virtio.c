@@ -32,12 +32,16 @@ int vdev_reset(struct vdev *d)
 		ret = d->ops->get_status(d, &st);
 		if (ret) {
 			d->broken = true;
+			d->stuck = true;
 			return log_err(ret, "%s: cannot read status", d->name);
 		}
-		if (st == 0)
+		if (st == 0) {
+			d->stuck = false;
 			return 0;
+		}
 		if (plat_now_us() >= deadline) {
 			d->broken = true;
+			d->stuck = true;
 			return log_err(-VQ_ETIMEDOUT,
 				       "%s: reset not done after %u us (status 0x%x)",
 				       d->name, VDEV_RESET_TIMEOUT_US, st);
@@ -321,13 +325,15 @@ void vdev_teardown(struct vdev *d)
 {
 	if (!d || !d->ops)
 		return;
-	vdev_reset(d);
+	if (vdev_reset(d))
+		log_error("%s: device did not reset; leaking its rings", d->name);
 	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++) {
 		struct vdev_queue *q = &d->queues[i];
 
 		if (q->vq)
 			vq_destroy(q->vq);
-		if (q->mem.host)
+		/* A device that would not reset may still write its rings. */
+		if (q->mem.host && !d->stuck)
 			d->bus.ops->dma_free(d->bus.ctx, &q->mem);
 		memset(q, 0, sizeof(*q));
 	}

@@ -340,7 +340,10 @@ void vblk_close(struct vblk *b)
 	if (!b)
 		return;
 	vdev_teardown(b->d);
-	free_slots(b);
+	/* A device that would not reset may still write headers or bounce
+	 * buffers: leak them rather than reuse them. */
+	if (!b->d->stuck)
+		free_slots(b);
 	plat_free(b);
 }
 

@@ -697,6 +697,28 @@ static void test_config_write_and_isr(void **state)
 	assert_fake_clean();
 }
 
+static void test_teardown_stuck_device_leaks_rings(void **state)
+{
+	struct virtqueue *vq;
+	struct vdev d;
+
+	probe_ok(FAKE_PCI_MODERN, F_V1, &d);
+	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_setup_queue(&d, 0, 0, 0, &vq), 0);
+	assert_int_equal(vdev_driver_ok(&d), 0);
+	fp->reset_never = true;
+	host_clock_set_auto_advance(1000);
+	vdev_teardown(&d);
+	assert_true(d.stuck);
+	/* The ring stays allocated: the device may still write it. */
+	assert_int_equal(fake_pci_live_dma(fp), 1);
+	assert_null(d.queues[0].vq);
+	fp->reset_never = false;
+	assert_int_equal(vdev_reset(&d), 0);
+	assert_false(d.stuck);
+	assert_fake_clean();
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(virtio_type_name(VIRTIO_ID_BLOCK), "block");
@@ -742,6 +764,7 @@ int main(void)
 		T(test_host_pointer_in_descriptor_caught),
 		T(test_legacy_queue_checks),
 		T(test_config_write_and_isr),
+		T(test_teardown_stuck_device_leaks_rings),
 		T(test_names),
 	};
 

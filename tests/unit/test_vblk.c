@@ -357,6 +357,26 @@ static void test_dead_after_failed_restart(void **state)
 	assert_int_equal(vblk_read(fx.b, 0, fx.buf, 512), -VQ_ENODEV);
 }
 
+static void test_stuck_device_leaks_buffers(void **state)
+{
+	open_default();
+	vblk_set_timeout(fx.b, 1000);
+	fx.fb->never_complete = true;
+	fx.fp->reset_never = true;
+	host_clock_set_auto_advance(1000);
+	assert_int_equal(vblk_read(fx.b, 0, fx.buf, 4096), -VQ_ETIMEDOUT);
+	assert_true(host_log_contains("reset not done"));
+	vblk_close(fx.b);
+	fx.b = NULL;
+	/* Ring, request headers and bounce buffers are kept from reuse. */
+	assert_int_equal(fake_pci_live_dma(fx.fp), 3);
+	assert_int_equal(fx.fp->maps, fx.fp->unmaps);
+	fake_blk_detach(fx.fb);
+	fake_pci_free(fx.fp);
+	fx.fb = NULL;
+	fx.fp = NULL;
+}
+
 static void test_beyond_capacity(void **state)
 {
 	open_default();
@@ -527,6 +547,7 @@ int main(void)
 		T(test_broken_queue_resets),
 		T(test_needs_reset_while_waiting),
 		T(test_dead_after_failed_restart),
+		T(test_stuck_device_leaks_buffers),
 		T(test_beyond_capacity),
 		T(test_write_flush),
 		T(test_read_only),
