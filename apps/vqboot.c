@@ -154,11 +154,18 @@ static void report_load(struct vqboot *vb, const struct bls_entry *e,
 {
 	uint64_t now = plat_now_us();
 	uint64_t rate = l->read_us ? l->bytes / l->read_us : 0;
+	uint64_t bounced = 0;
 
-	log_info("vqboot: loaded %s: %llu bytes in %llu ms (%llu MB/s); "
+	for (unsigned i = 0; i < vb->devs.nblk; i++) {
+		struct vblk_stats st;
+		vblk_get_stats(vb->devs.blk[i], &st);
+		bounced += st.bounced_bytes;
+	}
+	log_info("vqboot: loaded %s: %llu bytes in %llu ms (%llu MB/s, %llu bytes bounced); "
 		 "start to StartImage %llu ms",
 		 e->id, (unsigned long long)l->bytes,
 		 (unsigned long long)(l->read_us / 1000), (unsigned long long)rate,
+		 (unsigned long long)bounced,
 		 (unsigned long long)((now - vb->start_us) / 1000));
 	log_info("vqboot: command line: %s", l->cmdline);
 }

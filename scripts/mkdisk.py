@@ -80,6 +80,24 @@ def make_fs(part, path, sector_size):
             raise ValueError(f"unknown filesystem {part.fs}")
 
 
+def _fdisk_large_sectors(path, parts, offsets, table, sector_size):
+    """sfdisk 2.38 cannot write a table with other than 512-byte sectors
+    into a file; fdisk -b can, driven by its prompts."""
+    keys = ["g" if table == "gpt" else "o"]
+    for i, p in enumerate(parts, 1):
+        start = offsets[i] // sector_size
+        keys += ["n"] + ([] if table == "gpt" else ["p"]) + \
+                [str(i), str(start), str(start + (p.size_mb << 20) // sector_size - 1)]
+    for i, p in enumerate(parts, 1):
+        ptype = GPT_TYPES.get(p.kind, LINUX) if table == "gpt" else \
+            MBR_TYPES.get(p.kind, "83")
+        keys += ["t"] + ([str(i)] if len(parts) > 1 else []) + [ptype]
+    keys.append("w")
+    subprocess.run(["fdisk", "-b", str(sector_size), path],
+                   input="\n".join(keys) + "\n", text=True, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def build_disk(path, parts, table="gpt", sector_size=512, extra_mb=1):
     """Write the disk image; returns {partition number: byte offset}."""
     align = 1 << 20
@@ -101,9 +119,12 @@ def build_disk(path, parts, table="gpt", sector_size=512, extra_mb=1):
         ptype = GPT_TYPES.get(p.kind, LINUX) if table == "gpt" else \
             MBR_TYPES.get(p.kind, MBR_TYPES.get(p.fs, "83"))
         lines.append(f"start={start}, size={size}, type={ptype}")
-    subprocess.run(["sfdisk", "--no-reread", "--no-tell-kernel", "-q", path],
-                   input="\n".join(lines) + "\n", text=True, check=True,
-                   stdout=subprocess.DEVNULL)
+    if sector_size == 512:
+        subprocess.run(["sfdisk", "--no-reread", "--no-tell-kernel", "-q", path],
+                       input="\n".join(lines) + "\n", text=True, check=True,
+                       stdout=subprocess.DEVNULL)
+    else:
+        _fdisk_large_sectors(path, parts, offsets, table, sector_size)
     with tempfile.TemporaryDirectory() as tmp:
         for i, p in enumerate(parts, 1):
             fs_img = os.path.join(tmp, f"p{i}.img")

@@ -5,4 +5,4 @@
 set -eu
 cd "$(dirname "$0")/../.."
 jobs=${VQ_TEST_JOBS:-2}
-exec /usr/bin/python3 -m pytest -p no:cacheprovider -n "$jobs" -q tests/qemu "$@"
+exec /usr/bin/python3 -m pytest -c tests/qemu/pytest.ini -p no:cacheprovider -n "$jobs" -q "$@"
