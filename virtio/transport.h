@@ -218,7 +218,7 @@ void vdev_fail(struct vdev *d);
  * in-flight chains are dropped through @dropped (len 0, the same @ctx for
  * every queue, so tokens must say which request they are); returns
  * -VQ_ETIMEDOUT or -VQ_EBROKEN. Otherwise returns the number completed.
- * The status byte is polled every few hundred spins: DEVICE_NEEDS_RESET,
+ * The status byte is polled about once a millisecond: DEVICE_NEEDS_RESET,
  * FAILED or a lost DRIVER_OK give -VQ_ENEEDRESET, with the same reset and
  * drop. After any failure d->broken is set: the device must go through
  * vdev_init (and queue setup) again; until then vdev_wait returns
