@@ -11,6 +11,11 @@ static const char usage[] =
 	"usage: vqdiag.efi [COMMAND] [--json] [--verbose]\n"
 	"commands:\n"
 	"  list     every virtio-pci device: transport, features, queues, config (default)\n"
+	"  blk [PCI-ADDR] [--start=SECTOR] [--sectors=N] [--bounce]\n"
+	"           read each virtio disk through the firmware and through vqboot,\n"
+	"           compare; serial, sizes, partitions, filesystems, MB/s\n"
+	"  bench [--size=MiB] [--bounce]\n"
+	"           firmware versus vqboot read speed on the first virtio disk\n"
 	"  --help   this text\n"
 	"--json prints one JSON document between the lines\n"
 	"  " VQDIAG_JSON_BEGIN "\n  " VQDIAG_JSON_END "\n";
@@ -25,6 +30,8 @@ struct diag_args {
 /* One line per command; each lives in efi/diag_<name>.c. */
 static const struct diag_command commands[] = {
 	{ "list", diag_list },
+	{ "blk", diag_blk },
+	{ "bench", diag_bench },
 };
 
 static const struct diag_command *find_command(const char *name)

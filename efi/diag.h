@@ -35,4 +35,10 @@ struct diag_command {
 /** Every virtio-pci device: transport, features, queues, config. */
 EFI_STATUS diag_list(struct diag_out *o, const struct diag_params *p);
 
+/** Each virtio disk read through the firmware and through vqboot, compared. */
+EFI_STATUS diag_blk(struct diag_out *o, const struct diag_params *p);
+
+/** Firmware versus vqboot disk throughput on the first virtio disk. */
+EFI_STATUS diag_bench(struct diag_out *o, const struct diag_params *p);
+
 #endif

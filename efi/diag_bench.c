@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vqdiag bench: disk read speed on the first virtio disk, in one boot, first
+ * through the firmware (OVMF's virtio-blk driver behind EFI_BLOCK_IO, and
+ * its FAT driver behind EFI_FILE_PROTOCOL), then through vqboot's own
+ * driver and FAT after taking the device. Both sides run the same tests on
+ * the same bytes: sequential reads with 4 KiB .. 4 MiB requests, 4 KiB
+ * random reads at the same pseudo-random offsets, and whole files read by
+ * path in LOAD_CHUNK pieces, the way vqboot loads a kernel.
+ *
+ * The bench disk (scripts/mkbench.py): a FAT partition holding /bench/
+ * kernel.bin, initrd.bin (contiguous) and kernfrag.bin, initfrag.bin
+ * (fragmented), and a partition named "vqbench-raw" of random data for the
+ * block tests (the whole disk when there is none).
+ *
+ * GPU figures are `vqdiag gpu`'s: that command measures the firmware's GOP
+ * against vqboot's driver itself.
+ */
+#include "diag.h"
+#include "blockio_bdev.h"
+#include "boot/fs.h"
+#include "boot/load.h"
+#include "boot/log.h"
+#include "boot/part.h"
+#include "virtio/virtio_blk.h"
+
+#define BENCH_BUF (4u << 20)
+#define BENCH_DEFAULT_MIB 64
+#define BENCH_RANDOM_OPS 2000
+#define BENCH_RANDOM_SIZE 4096
+#define BENCH_RAW_NAME "vqbench-raw"
+#define BENCH_FILE_MAX (64u << 20)
+
+enum { SIDE_FW, SIDE_VQ, SIDES };
+
+enum bench_test {
+	T_SEQ_4K, T_SEQ_64K, T_SEQ_1M, T_SEQ_4M, T_RAND_4K,
+	T_KERNEL, T_INITRD, T_KERNEL_FRAG, T_INITRD_FRAG,
+	T_BOTH, T_BOTH_FRAG,
+	T_COUNT
+};
+
+static const struct bench_def {
+	const char *key;
+	const char *what;
+	uint32_t request;  /* block tests: bytes per read */
+	const char *path;  /* file tests */
+} defs[T_COUNT] = {
+	[T_SEQ_4K] = { "seq_4k", "sequential 4 KiB requests", 4096, NULL },
+	[T_SEQ_64K] = { "seq_64k", "sequential 64 KiB requests", 65536, NULL },
+	[T_SEQ_1M] = { "seq_1m", "sequential 1 MiB requests", 1u << 20, NULL },
+	[T_SEQ_4M] = { "seq_4m", "sequential 4 MiB requests", 4u << 20, NULL },
+	[T_RAND_4K] = { "rand_4k", "random 4 KiB reads", BENCH_RANDOM_SIZE, NULL },
+	[T_KERNEL] = { "file_kernel", "kernel by path contiguous", 0, "/bench/kernel.bin" },
+	[T_INITRD] = { "file_initrd", "initrd by path contiguous", 0, "/bench/initrd.bin" },
+	[T_KERNEL_FRAG] = { "file_kernel_frag", "kernel by path fragmented", 0, "/bench/kernfrag.bin" },
+	[T_INITRD_FRAG] = { "file_initrd_frag", "initrd by path fragmented", 0, "/bench/initfrag.bin" },
+	[T_BOTH] = { "files_contiguous", "kernel + initrd contiguous", 0, NULL },
+	[T_BOTH_FRAG] = { "files_fragmented", "kernel + initrd fragmented", 0, NULL },
+};
+
+struct bench_result {
+	int err;
+	uint64_t bytes;
+	uint64_t ops;
+	uint64_t us;
+};
+
+/* Reading files by path on one side. */
+struct bench_files {
+	int (*read_file)(struct bench_files *f, const char *path, uint8_t *buf,
+			 size_t cap, uint64_t *ret_size);
+	EFI_FILE_IO_INTERFACE *sfs;  /* firmware */
+	struct fs *fs;               /* vqboot */
+};
+
+struct bench {
+	struct efi_pci_dev *dev;
+	uint64_t seq_bytes;
+	uint64_t region_start, region_len;  /* bytes on the disk */
+	unsigned fat_part;                  /* partition number; 0: none */
+	bool bounce;
+	uint8_t *buf;
+	uint8_t *file_buf;
+	size_t file_cap;
+	struct bench_result res[SIDES][T_COUNT];
+	struct vblk_stats stats;
+	uint64_t tsc_per_us;
+};
+
+/* ---- block tests ----------------------------------------------------------- */
+
+static int seq_test(struct blockdev *bd, const struct bench *b, uint32_t req,
+		    struct bench_result *ret)
+{
+	uint64_t lba = b->region_start / bd->block_size;
+	uint64_t count = req / bd->block_size, n = b->seq_bytes / req;
+	uint64_t t0 = plat_now_us();
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t *dst = b->buf + (i * req) % BENCH_BUF;
+		int r = bd->ops->read_blocks(bd, lba + i * count, count, dst);
+
+		if (r)
+			return r;
+	}
+	*ret = (struct bench_result){ .bytes = n * req, .ops = n,
+				      .us = plat_now_us() - t0 };
+	return 0;
+}
+
+/* xorshift64: the same offsets on both sides. */
+static uint64_t next_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int rand_test(struct blockdev *bd, const struct bench *b,
+		     struct bench_result *ret)
+{
+	uint64_t slots = b->region_len / BENCH_RANDOM_SIZE, seed = 0x5EED5EED12345ULL;
+	uint64_t count = BENCH_RANDOM_SIZE / bd->block_size;
+	uint64_t t0 = plat_now_us();
+
+	for (unsigned i = 0; i < BENCH_RANDOM_OPS; i++) {
+		uint64_t off = b->region_start +
+			       (next_rand(&seed) % slots) * BENCH_RANDOM_SIZE;
+		int r = bd->ops->read_blocks(bd, off / bd->block_size, count,
+					     b->buf + (i % 256) * BENCH_RANDOM_SIZE);
+		if (r)
+			return r;
+	}
+	*ret = (struct bench_result){ .bytes = (uint64_t)BENCH_RANDOM_OPS * BENCH_RANDOM_SIZE,
+				      .ops = BENCH_RANDOM_OPS,
+				      .us = plat_now_us() - t0 };
+	return 0;
+}
+
+static void block_tests(struct bench *b, struct blockdev *bd,
+			struct bench_result *res)
+{
+	/* 4 KiB requests on a 4096-byte-block disk still work; smaller do not. */
+	for (unsigned t = T_SEQ_4K; t <= T_SEQ_4M; t++)
+		res[t].err = seq_test(bd, b, defs[t].request, &res[t]);
+	res[T_RAND_4K].err = rand_test(bd, b, &res[T_RAND_4K]);
+}
+
+/* ---- file tests ------------------------------------------------------------ */
+
+static void file_tests(struct bench *b, struct bench_files *f,
+		       struct bench_result *res)
+{
+	for (unsigned t = T_KERNEL; t <= T_INITRD_FRAG; t++) {
+		uint64_t size = 0, t0 = plat_now_us();
+		int r = f->read_file(f, defs[t].path, b->file_buf, b->file_cap, &size);
+
+		res[t] = (struct bench_result){ .err = r, .bytes = size, .ops = 1,
+						.us = plat_now_us() - t0 };
+	}
+	for (unsigned t = T_BOTH; t <= T_BOTH_FRAG; t++) {
+		const struct bench_result *k = &res[t == T_BOTH ? T_KERNEL : T_KERNEL_FRAG];
+		const struct bench_result *i = &res[t == T_BOTH ? T_INITRD : T_INITRD_FRAG];
+
+		res[t] = (struct bench_result){ .err = k->err ? k->err : i->err,
+						.bytes = k->bytes + i->bytes, .ops = 2,
+						.us = k->us + i->us };
+	}
+}
+
+/* Firmware: EFI_FILE_PROTOCOL, '\'-separated UTF-16 paths. */
+static int fw_read_file(struct bench_files *f, const char *path, uint8_t *buf,
+			size_t cap, uint64_t *ret_size)
+{
+	CHAR16 wpath[64];
+	EFI_FILE_HANDLE root, fh;
+	EFI_FILE_INFO *info;
+	UINTN n = 0;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; path[i] && i + 1 < ARRAY_SIZE(wpath); i++)
+		wpath[i] = path[i] == '/' ? L'\\' : (CHAR16)path[i];
+	wpath[i] = 0;
+	if (f->sfs->OpenVolume(f->sfs, &root) != EFI_SUCCESS)
+		return log_err(-VQ_EIO, "bench: firmware cannot open the FAT volume");
+	if (root->Open(root, &fh, wpath, EFI_FILE_MODE_READ, 0) != EFI_SUCCESS) {
+		root->Close(root);
+		return log_err(-VQ_ENOENT, "bench: firmware: %s not found", path);
+	}
+	info = LibFileInfo(fh);
+	uint64_t size = info ? info->FileSize : 0;
+	if (info)
+		FreePool(info);
+	if (!size || size > cap)
+		r = log_err(-VQ_E2BIG, "bench: firmware: %s has %llu bytes (room for %zu)",
+			    path, (unsigned long long)size, cap);
+	for (uint64_t off = 0; !r && off < size; off += n) {
+		n = (UINTN)VQ_MIN((uint64_t)LOAD_CHUNK, size - off);
+		UINTN want = n;
+		if (fh->Read(fh, &n, buf + off) != EFI_SUCCESS || n != want)
+			r = log_err(-VQ_EIO, "bench: firmware: %s: read failed at byte %llu",
+				    path, (unsigned long long)off);
+	}
+	fh->Close(fh);
+	root->Close(root);
+	if (!r)
+		*ret_size = size;
+	return r;
+}
+
+/* vqboot: boot/fs.h, the way boot/load.c reads a kernel. */
+static int vq_read_file(struct bench_files *f, const char *path, uint8_t *buf,
+			size_t cap, uint64_t *ret_size)
+{
+	const struct fs_ops *ops = f->fs->ops;
+	struct fs_file *fh;
+	int r = ops->open(f->fs, path, &fh);
+
+	if (r)
+		return r;
+	uint64_t size = ops->size(fh);
+	if (!size || size > cap)
+		r = log_err(-VQ_E2BIG, "bench: %s has %llu bytes (room for %zu)",
+			    path, (unsigned long long)size, cap);
+	for (uint64_t off = 0; !r && off < size;) {
+		size_t n = (size_t)VQ_MIN((uint64_t)LOAD_CHUNK, size - off);
+
+		r = ops->read(fh, off, buf + off, n);
+		off += n;
+	}
+	ops->close(fh);
+	if (!r)
+		*ret_size = size;
+	return r;
+}
+
+/* ---- layout: where the raw data and the files are --------------------------- */
+
+static bool is_fat(struct blockdev *bd)
+{
+	struct fs *fs;
+
+	if (fs_mount(bd, &fs))
+		return false;
+	bool fat = fs->type != FS_EXT;
+	fs_unmount(fs);
+	return fat;
+}
+
+static int find_layout(struct bench *b, struct blockdev *disk)
+{
+	struct part_table *t = plat_alloc(sizeof(*t));
+	int r = t ? part_read_table(disk, t) : -VQ_ENOMEM;
+
+	b->region_start = 0;
+	b->region_len = disk->size;
+	for (unsigned i = 0; !r && i < t->count; i++) {
+		const struct partition *p = &t->parts[i];
+		struct blockdev pbd;
+
+		if (!strcmp(p->name, BENCH_RAW_NAME)) {
+			b->region_start = p->start_lba * disk->block_size;
+			b->region_len = p->num_lba * disk->block_size;
+		} else if (!b->fat_part && !part_open(disk, p, &pbd) && is_fat(&pbd)) {
+			b->fat_part = p->number;
+		}
+	}
+	plat_free(t);
+	if (r)
+		return r;
+	b->seq_bytes = VQ_MIN(b->seq_bytes, b->region_len);
+	b->seq_bytes -= b->seq_bytes % BENCH_BUF;
+	if (!b->seq_bytes || !b->fat_part)
+		return log_err(-VQ_ENOENT,
+			       "bench: %s: need a FAT partition and at least 4 MiB to read (%llu bytes found)",
+			       disk->name, (unsigned long long)b->region_len);
+	return 0;
+}
+
+/* ---- the two sides --------------------------------------------------------- */
+
+static int firmware_side(struct bench *b)
+{
+	struct efi_blockio fw;
+	struct bench_files files = { .read_file = fw_read_file };
+	int r;
+
+	if (EFI_ERROR(efi_blockio_find(b->dev->handle, &fw)))
+		return log_err(-VQ_ENODEV, "bench: the firmware has no BlockIo on %s",
+			       b->dev->vdev.bus.name);
+	r = find_layout(b, &fw.bdev);
+	if (r)
+		return r;
+	if (EFI_ERROR(efi_blockio_find_fs(b->dev->handle, b->fat_part, &files.sfs)))
+		return log_err(-VQ_ENOENT, "bench: the firmware did not mount partition %u",
+			       b->fat_part);
+	block_tests(b, &fw.bdev, b->res[SIDE_FW]);
+	file_tests(b, &files, b->res[SIDE_FW]);
+	return 0;
+}
+
+static int mount_fat(struct blockdev *disk, unsigned number, struct blockdev *pbd,
+		     struct fs **ret)
+{
+	struct part_table *t = plat_alloc(sizeof(*t));
+	int r = t ? part_read_table(disk, t) : -VQ_ENOMEM;
+
+	for (unsigned i = 0; !r && i < t->count; i++)
+		if (t->parts[i].number == number) {
+			r = part_open(disk, &t->parts[i], pbd);
+			if (!r)
+				r = fs_mount(pbd, ret);
+			plat_free(t);
+			return r;
+		}
+	plat_free(t);
+	return r ? r : -VQ_ENOENT;
+}
+
+static int vqboot_side(struct bench *b)
+{
+	struct bench_files files = { .read_file = vq_read_file };
+	struct blockdev pbd;
+	struct vblk *vb;
+	int r;
+
+	if (EFI_ERROR(efi_pci_take(b->dev)))
+		return -VQ_ENODEV;
+	r = vblk_open(&b->dev->vdev, &vb);
+	if (r) {
+		efi_pci_give_back(b->dev);
+		return r;
+	}
+	vblk_set_force_bounce(vb, b->bounce);
+	r = mount_fat(vblk_bdev(vb), b->fat_part, &pbd, &files.fs);
+	if (!r) {
+		block_tests(b, vblk_bdev(vb), b->res[SIDE_VQ]);
+		file_tests(b, &files, b->res[SIDE_VQ]);
+		fs_unmount(files.fs);
+	}
+	vblk_get_stats(vb, &b->stats);
+	vblk_close(vb);
+	efi_pci_give_back(b->dev);
+	return r;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+static bool is_ops(unsigned t)
+{
+	return t == T_RAND_4K;
+}
+
+/* MB/s (10^6 bytes/s) or operations/s, times 1000. */
+static uint64_t rate_milli(unsigned t, const struct bench_result *r)
+{
+	if (r->err || !r->us)
+		return 0;
+	return is_ops(t) ? r->ops * 1000000000ULL / r->us : r->bytes * 1000 / r->us;
+}
+
+static void put_side(struct diag_out *o, const char *key, unsigned t,
+		     const struct bench_result *r)
+{
+	json_begin_object(&o->j, key);
+	if (r->err)
+		json_string(&o->j, "error", vq_strerror(r->err));
+	json_uint(&o->j, "bytes", r->bytes);
+	json_uint(&o->j, "ops", r->ops);
+	json_uint(&o->j, "us", r->us);
+	json_milli(&o->j, "value", rate_milli(t, r));
+	json_end_object(&o->j);
+}
+
+static void put_row(struct diag_out *o, const struct bench *b, unsigned t)
+{
+	uint64_t fw = rate_milli(t, &b->res[SIDE_FW][t]);
+	uint64_t vq = rate_milli(t, &b->res[SIDE_VQ][t]);
+	uint64_t ratio = fw ? vq * 1000 / fw : 0;
+
+	if (o->json) {
+		json_begin_object(&o->j, NULL);
+		json_string(&o->j, "test", defs[t].key);
+		json_string(&o->j, "what", defs[t].what);
+		json_string(&o->j, "unit", is_ops(t) ? "ops/s" : "MB/s");
+		put_side(o, "firmware", t, &b->res[SIDE_FW][t]);
+		put_side(o, "vqboot", t, &b->res[SIDE_VQ][t]);
+		json_milli(&o->j, "ratio", ratio);
+		json_end_object(&o->j);
+		return;
+	}
+	con_printf("  %-30s %9llu.%01llu %9llu.%01llu %-5s %3llu.%02llux\n", defs[t].what,
+		   (unsigned long long)(fw / 1000), (unsigned long long)(fw % 1000 / 100),
+		   (unsigned long long)(vq / 1000), (unsigned long long)(vq % 1000 / 100),
+		   is_ops(t) ? "ops/s" : "MB/s", (unsigned long long)(ratio / 1000),
+		   (unsigned long long)(ratio % 1000 / 10));
+}
+
+static void put_header(struct diag_out *o, const struct bench *b)
+{
+	if (o->json) {
+		json_string(&o->j, "pci", b->dev->vdev.bus.name);
+		json_string(&o->j, "timing", "plat_now_us: TSC calibrated against the firmware's Stall(10000)");
+		json_uint(&o->j, "tsc_per_us", b->tsc_per_us);
+		json_uint(&o->j, "sequential_bytes", b->seq_bytes);
+		json_uint(&o->j, "region_start", b->region_start);
+		json_uint(&o->j, "region_bytes", b->region_len);
+		json_uint(&o->j, "random_ops", BENCH_RANDOM_OPS);
+		json_uint(&o->j, "file_chunk", LOAD_CHUNK);
+		json_bool(&o->j, "bounce", b->bounce);
+		json_string(&o->j, "gpu", "not measured here: see vqdiag gpu");
+		return;
+	}
+	con_printf("vqdiag bench on vblk %s: %llu MiB sequential from byte %llu, %u random reads\n",
+		   b->dev->vdev.bus.name, (unsigned long long)(b->seq_bytes >> 20),
+		   (unsigned long long)b->region_start, BENCH_RANDOM_OPS);
+	con_printf("timing: TSC, %llu ticks/us, calibrated against the firmware's Stall\n",
+		   (unsigned long long)b->tsc_per_us);
+	con_printf("  %-30s %11s %11s %-5s %8s\n", "test", "firmware", "vqboot", "unit",
+		   "ratio");
+}
+
+static void put_stats(struct diag_out *o, const struct bench *b)
+{
+	const struct vblk_stats *s = &b->stats;
+
+	if (o->json) {
+		json_begin_object(&o->j, "vqboot_stats");
+		json_uint(&o->j, "requests", s->requests);
+		json_uint(&o->j, "bytes", s->bytes);
+		json_uint(&o->j, "bounced_bytes", s->bounced_bytes);
+		json_uint(&o->j, "max_inflight", s->max_inflight);
+		json_end_object(&o->j);
+		return;
+	}
+	con_printf("vqboot driver: %llu requests, %llu bytes (%llu bounced), up to %u in flight\n",
+		   (unsigned long long)s->requests, (unsigned long long)s->bytes,
+		   (unsigned long long)s->bounced_bytes, s->max_inflight);
+	con_printf("GPU: not measured here, see vqdiag gpu\n");
+}
+
+static void put_report(struct diag_out *o, const struct bench *b)
+{
+	put_header(o, b);
+	if (o->json)
+		json_begin_array(&o->j, "rows");
+	for (unsigned t = 0; t < T_COUNT; t++)
+		put_row(o, b, t);
+	if (o->json)
+		json_end_array(&o->j);
+	put_stats(o, b);
+}
+
+/* ---- parameters and setup --------------------------------------------------- */
+
+static bool param_mib(const struct diag_params *p, uint64_t *ret)
+{
+	for (unsigned i = 0; i < p->argc; i++) {
+		const char *a = p->argv[i];
+		uint64_t v = 0;
+
+		if (strncmp(a, "--size=", 7))
+			continue;
+		for (a += 7; *a >= '0' && *a <= '9' && v < 1000000; a++)
+			v = v * 10 + (uint64_t)(*a - '0');
+		if (*a || !v || v >= 1000000)
+			return false;
+		*ret = v;
+	}
+	return true;
+}
+
+static struct efi_pci_dev *first_disk(struct efi_pci_dev *devs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (devs[i].vdev.type == VIRTIO_ID_BLOCK)
+			return &devs[i];
+	return NULL;
+}
+
+static EFI_STATUS bench_run(struct diag_out *o, struct bench *b)
+{
+	int r;
+
+	b->buf = efi_pages_alloc(BENCH_BUF);
+	b->file_buf = efi_pages_alloc(b->file_cap);
+	if (!b->buf || !b->file_buf) {
+		log_error("bench: no memory for %zu bytes of buffers", b->file_cap + BENCH_BUF);
+		return EFI_OUT_OF_RESOURCES;
+	}
+	r = firmware_side(b);
+	if (!r)
+		r = vqboot_side(b);
+	if (r)
+		return efi_from_vq(r);
+	put_report(o, b);
+	return EFI_SUCCESS;
+}
+
+EFI_STATUS diag_bench(struct diag_out *o, const struct diag_params *p)
+{
+	static struct bench b;
+	struct efi_pci_dev *devs;
+	uint64_t mib = BENCH_DEFAULT_MIB;
+	unsigned n;
+	EFI_STATUS st;
+
+	if (!param_mib(p, &mib)) {
+		log_error("bench: --size wants a number of MiB");
+		return EFI_INVALID_PARAMETER;
+	}
+	st = efi_pci_find_virtio(&devs, &n);
+	if (EFI_ERROR(st))
+		return st;
+	b = (struct bench){ .dev = first_disk(devs, n), .seq_bytes = mib << 20,
+			    .file_cap = BENCH_FILE_MAX, .tsc_per_us = efi_tsc_per_us() };
+	for (unsigned i = 0; i < p->argc; i++)
+		if (!strcmp(p->argv[i], "--bounce"))
+			b.bounce = true;
+	if (!b.dev) {
+		log_error("bench: no virtio disk");
+		st = EFI_NOT_FOUND;
+	} else {
+		/* Info lines ("vblk ...: N sectors") would land inside the JSON. */
+		int level = log_max_level;
+		if (o->json && level == LOG_INFO)
+			log_max_level = LOG_WARN;
+		st = bench_run(o, &b);
+		log_max_level = level;
+	}
+	efi_pages_free(b.buf, BENCH_BUF);
+	efi_pages_free(b.file_buf, b.file_cap);
+	efi_pci_free_list(devs, n);
+	return st;
+}
