@@ -491,6 +491,10 @@ static EFI_STATUS bench_run(struct diag_out *o, struct bench *b)
 		log_error("bench: no memory for %zu bytes of buffers", b->file_cap + BENCH_BUF);
 		return EFI_OUT_OF_RESOURCES;
 	}
+	/* Touch every page first: the host backs guest memory lazily, and the
+	 * first side to write a page would pay for it. */
+	memset(b->buf, 0, BENCH_BUF);
+	memset(b->file_buf, 0, b->file_cap);
 	r = firmware_side(b);
 	if (!r)
 		r = vqboot_side(b);

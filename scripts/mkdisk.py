@@ -32,11 +32,15 @@ class Part:
     files maps an absolute path to a source file path or to bytes;
     symlinks maps a path to its target (ext only)."""
 
-    def __init__(self, kind, fs, size_mb, files=None, symlinks=None, label=None):
+    def __init__(self, kind, fs, size_mb, files=None, symlinks=None, label=None,
+                 patch=None):
         self.kind, self.fs, self.size_mb = kind, fs, size_mb
         self.files = files or {}
         self.symlinks = symlinks or {}
         self.label = label
+        # patch(fs_image_path): called on the filesystem image before it is
+        # written into the disk (tests damage filesystems this way).
+        self.patch = patch
 
 
 def _stage(tmp, files, symlinks):
@@ -129,6 +133,8 @@ def build_disk(path, parts, table="gpt", sector_size=512, extra_mb=1):
         for i, p in enumerate(parts, 1):
             fs_img = os.path.join(tmp, f"p{i}.img")
             make_fs(p, fs_img, sector_size)
+            if p.patch:
+                p.patch(fs_img)
             if p.fs != "raw":
                 run(["dd", f"if={fs_img}", f"of={path}", "bs=1M",
                      f"seek={offsets[i] >> 20}", "conv=notrunc,sparse"])
