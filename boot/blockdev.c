@@ -87,3 +87,43 @@ int bdev_read(struct blockdev *bd, uint64_t offset, void *buf, size_t len)
 		return read_partial(bd, offset / bs, 0, p, len);
 	return 0;
 }
+
+static int check_iov(const struct blockdev *bd, const struct bdev_iov *iov,
+		     unsigned n)
+{
+	uint64_t blocks = bd->size / bd->block_size;
+
+	for (unsigned i = 0; i < n; i++)
+		if (iov[i].lba > blocks || iov[i].count > blocks - iov[i].lba)
+			return log_err(-VQ_ERANGE,
+				       "%s: piece %u: block %llu + %llu beyond %llu blocks",
+				       bd->name, i, (unsigned long long)iov[i].lba,
+				       (unsigned long long)iov[i].count,
+				       (unsigned long long)blocks);
+	return 0;
+}
+
+int bdev_read_vec(struct blockdev *bd, struct bdev_iov *iov, unsigned n)
+{
+	int r = check_iov(bd, iov, n);
+
+	if (r)
+		return r;
+	/* A view fits inside its parent (bdev_sub checked): no overflow. */
+	while (bd->parent && bd->ops == &sub_ops) {
+		struct blockdev *p = bd->parent;
+		uint64_t per = bd->block_size / p->block_size;
+		uint64_t base = bd->base / p->block_size;
+
+		for (unsigned i = 0; i < n; i++) {
+			iov[i].lba = base + iov[i].lba * per;
+			iov[i].count *= per;
+		}
+		bd = p;
+	}
+	if (bd->ops->read_blocks_vec)
+		return bd->ops->read_blocks_vec(bd, iov, n);
+	for (unsigned i = 0; i < n && !r; i++)
+		r = bd->ops->read_blocks(bd, iov[i].lba, iov[i].count, iov[i].buf);
+	return r;
+}

@@ -11,6 +11,13 @@
 
 struct blockdev;
 
+/** One piece of a vectored read: @count logical blocks at @lba into @buf. */
+struct bdev_iov {
+	uint64_t lba;
+	uint64_t count;
+	void *buf;
+};
+
 struct blockdev_ops {
 	/**
 	 * Read @count whole logical blocks starting at logical block @lba into
@@ -20,6 +27,15 @@ struct blockdev_ops {
 	 */
 	int (*read_blocks)(struct blockdev *bd, uint64_t lba, uint64_t count,
 			   void *buf);
+
+	/**
+	 * Optional. Read all @n pieces of @iov (each inside the device),
+	 * possibly several at once and in any order; returns when all are
+	 * done, or with the first error once none is still in progress.
+	 * NULL: bdev_read_vec() calls read_blocks once per piece.
+	 */
+	int (*read_blocks_vec)(struct blockdev *bd, const struct bdev_iov *iov,
+			       unsigned n);
 };
 
 struct blockdev {
@@ -40,6 +56,15 @@ struct blockdev {
  * size) when the range passes the end.
  */
 int bdev_read(struct blockdev *bd, uint64_t offset, void *buf, size_t len);
+
+/**
+ * Read @n pieces of whole blocks of @bd, letting a device that can keep
+ * several requests in flight do so (fragmented files, read-ahead). Each piece
+ * is checked against the size of @bd (-VQ_ERANGE). Partition views rewrite
+ * @iov in place into blocks of the device underneath, which gets the whole
+ * list at once.
+ */
+int bdev_read_vec(struct blockdev *bd, struct bdev_iov *iov, unsigned n);
 
 /**
  * Make @ret a view of @parent from byte @offset for @size bytes (a
