@@ -39,7 +39,7 @@ static void prefix(struct json *j, const char *key)
 	}
 }
 
-static void open(struct json *j, const char *key, const char *bracket)
+static void enter(struct json *j, const char *key, const char *bracket)
 {
 	prefix(j, key);
 	j->put(j->ctx, bracket);
@@ -48,17 +48,17 @@ static void open(struct json *j, const char *key, const char *bracket)
 	j->need_comma[j->depth] = false;
 }
 
-static void close(struct json *j, const char *bracket)
+static void leave(struct json *j, const char *bracket)
 {
 	if (j->depth > 0)
 		j->depth--;
 	j->put(j->ctx, bracket);
 }
 
-void json_begin_object(struct json *j, const char *key) { open(j, key, "{"); }
-void json_end_object(struct json *j) { close(j, "}"); }
-void json_begin_array(struct json *j, const char *key) { open(j, key, "["); }
-void json_end_array(struct json *j) { close(j, "]"); }
+void json_begin_object(struct json *j, const char *key) { enter(j, key, "{"); }
+void json_end_object(struct json *j) { leave(j, "}"); }
+void json_begin_array(struct json *j, const char *key) { enter(j, key, "["); }
+void json_end_array(struct json *j) { leave(j, "]"); }
 
 void json_string(struct json *j, const char *key, const char *val)
 {
