@@ -13,7 +13,7 @@ static void set_string(const CHAR16 *name, const char *value)
 	CHAR16 buf[128];
 	size_t n = 0;
 
-	for (; value[n] && n < ARRAY_SIZE(buf) - 1; n++)
+	for (; n < ARRAY_SIZE(buf) - 1 && value[n]; n++)
 		buf[n] = (unsigned char)value[n];
 	buf[n] = 0;
 	EFI_STATUS st = RT->SetVariable((CHAR16 *)name, &loader_guid,
