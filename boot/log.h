@@ -24,6 +24,14 @@ void log_msg(int level, const char *fmt, ...) VQ_PRINTF(2, 3);
 /** Log at error level and return @err (a negative VQ_E* value). */
 int log_err(int err, const char *fmt, ...) VQ_PRINTF(2, 3);
 
+/* Static analysis only (make lint): the analyzer cannot see into log.c, so
+ * without this every `return log_err(-VQ_E..., ...)` looks to it like a
+ * possible success and it walks on into paths that cannot happen. */
+#ifdef __clang_analyzer__
+#define log_err(err, ...) \
+	({ int log_err_ret_ = (err); log_err(log_err_ret_, __VA_ARGS__); log_err_ret_; })
+#endif
+
 #define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
