@@ -14,7 +14,7 @@ static const char usage[] =
 	"  blk [PCI-ADDR] [--start=SECTOR] [--sectors=N] [--bounce]\n"
 	"           read each virtio disk through the firmware and through vqboot,\n"
 	"           compare; serial, sizes, partitions, filesystems, MB/s\n"
-	"  bench [--size=MiB] [--bounce]\n"
+	"  bench [--size=MiB] [--rounds=N] [--bounce]\n"
 	"           firmware versus vqboot read speed on the first virtio disk\n"
 	"  --help   this text\n"
 	"--json prints one JSON document between the lines\n"

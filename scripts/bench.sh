@@ -1,14 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Disk benchmark: firmware versus vqboot in one boot, under QEMU (TCG).
-#   sh scripts/bench.sh [RUNS]     (default 3 runs; each row the median one)
+#   sh scripts/bench.sh [ROUNDS]   (default 5 rounds in one boot; medians)
 # Builds vqboot, makes the bench disk (scripts/mkbench.py) and the demo disk
 # (scripts/mkdisk.py demo), runs `vqdiag bench --json` and vqboot at timeout
 # 0, and writes bench/RESULTS.md and the README's Performance table.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-runs=${1:-3}
+rounds=${1:-5}
 out=build/bench
 mkdir -p "$out"
 make --no-print-directory all
@@ -23,7 +23,7 @@ if [ ! -e "$out/demo.img" ] || [ build/vqboot.efi -nt "$out/demo.img" ]; then
 	printf 'timeout 0\ndefault debian*\n' > "$out/loader.conf"
 	mcopy -o -i "$out/demo.img@@1M" "$out/loader.conf" ::/loader/loader.conf
 fi
-echo "bench: $runs run(s) of vqdiag bench under QEMU, then vqboot at timeout 0"
+echo "bench: vqdiag bench --rounds=$rounds under QEMU, then vqboot at timeout 0"
 /usr/bin/python3 scripts/bench_report.py --disk "$out/bench.img" \
 	--demo "$out/demo.img" --out bench/RESULTS.md --readme README.md \
-	--runs "$runs" --frag "$frag"
+	--args "--rounds=$rounds" --frag "$frag"
