@@ -170,7 +170,8 @@ static void report_load(struct vqboot *vb, const struct bls_entry *e,
 	log_info("vqboot: command line: %s", l->cmdline);
 }
 
-static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
+/* Returns 0 or a VQ_E* code: what went wrong, for the message. */
+static int boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
 {
 	const struct bls_entry *e = vb->scan.entries.v[index];
 	struct load_ops ops = { load_alloc, load_release, load_progress, vb };
@@ -187,13 +188,13 @@ static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdlin
 	/* The menu may have edited the options: the entry's own are replaced. */
 	struct bls_entry *edited = plat_alloc(sizeof(*edited));
 	if (!edited)
-		return EFI_OUT_OF_RESOURCES;
+		return -VQ_ENOMEM;
 	*edited = *e;
 	vq_snprintf(edited->options, sizeof(edited->options), "%s", cmdline ? cmdline : "");
 	r = load_entry(&vb->scan, edited, vb->opts.append, &ops, &l);
 	plat_free(edited);
 	if (r)
-		return efi_from_vq(r);
+		return r;
 	report_load(vb, e, &l);
 	bli_set_exec(e->id);
 	struct image_start s = {
@@ -202,7 +203,7 @@ static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdlin
 		.before_start = give_back_devices, .ctx = vb };
 	EFI_STATUS st = image_start(&s);
 	load_free(&l, &ops);
-	return st;
+	return vq_from_efi(st);
 }
 
 static EFI_STATUS run(struct vqboot *vb)
@@ -219,20 +220,30 @@ static EFI_STATUS run(struct vqboot *vb)
 			st = build_menu(vb, &m);
 		if (EFI_ERROR(st))
 			return st;
+		/* Unattended (timeout 0) with a broken default: nobody will pick
+		 * another entry, so hand the failure to the firmware now. */
+		if (m.timeout_s == 0 && vb->items[m.default_index].broken) {
+			log_error("vqboot: default entry %s is broken: %s",
+				  vb->scan.entries.v[m.default_index]->id,
+				  vb->items[m.default_index].reason);
+			menu_free(&m);
+			return EFI_LOAD_ERROR;
+		}
 		bootmenu_run(&m, VQBOOT_TITLE, vb->failed_once ? FAILED_IDLE_QUIT_US : 0, &ev);
 		if (ev.type == MENU_EV_QUIT) {
 			menu_free(&m);
 			log_info("vqboot: leaving the menu, back to the firmware");
 			return EFI_ABORTED;
 		}
-		st = boot_entry(vb, ev.index, ev.cmdline);
+		int r = boot_entry(vb, ev.index, ev.cmdline);
 		menu_free(&m);
 		plat_free(vb->items);
 		vb->items = NULL;
 		log_error("vqboot: entry %s did not boot: %s",
 			  vb->scan.entries.count > ev.index ?
 				  vb->scan.entries.v[ev.index]->id : "?",
-			  vq_strerror(vq_from_efi(st)));
+			  vq_strerror(r));
+		st = efi_from_vq(r ? r : -VQ_EIO);
 		vb->failed_once = true;
 		/* Non-interactive (timeout 0): hand the failure to the firmware. */
 		if (vb->opts.timeout_set ? vb->opts.timeout_s == 0

@@ -258,9 +258,17 @@ int vdev_driver_ok(struct vdev *d)
  * buffer is given back, then forget every queue's in-flight chains. */
 static void vdev_abort(struct vdev *d, vq_done_fn dropped, void *ctx)
 {
+	unsigned inflight = 0;
+
+	for (unsigned i = 0; i < d->nqueues; i++)
+		if (d->queues[i].vq)
+			inflight += vq_inflight(d->queues[i].vq);
 	if (vdev_reset(d))
 		log_error("%s: reset after failure did not complete; buffers may still be written",
 			  d->name);
+	else
+		log_warn("%s: device reset, %u in-flight request%s dropped", d->name,
+			 inflight, inflight == 1 ? "" : "s");
 	for (unsigned i = 0; i < d->nqueues; i++)
 		if (d->queues[i].vq)
 			vq_reset(d->queues[i].vq, dropped, ctx);
@@ -312,8 +320,9 @@ int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
 		}
 		if (now >= deadline_us) {
 			ret = log_err(-VQ_ETIMEDOUT,
-				      "%s: queue %u: %u requests not completed by the deadline",
-				      d->name, vq_index(vq), vq_inflight(vq));
+				      "%s: queue %u: %u requests not completed by the deadline (%llu us late)",
+				      d->name, vq_index(vq), vq_inflight(vq),
+				      (unsigned long long)(now - deadline_us));
 			break;
 		}
 	}

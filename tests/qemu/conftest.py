@@ -62,8 +62,9 @@ def run_vqdiag(name, args, timeout=90, **vmargs):
 class Disk:
     """A scratch disk image whose bytes must be the same after the boot."""
 
-    def __init__(self, path):
+    def __init__(self, path, spec=None):
         self.path = path
+        self.spec = spec or path  # what QEMU opens (e.g. blkdebug:CFG:PATH)
         self.before = sha256(path)
 
     def assert_unchanged(self):
