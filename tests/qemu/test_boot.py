@@ -69,6 +69,11 @@ def test_gpt_fat32_esp(vm_name):
     check_linux(vm, log, ["vq.test=esp"], disks=[("vda", os.path.getsize(path) // 512)])
     # Below 4 GiB OVMF maps as an identity: the device writes in place.
     assert bounced(log) == 0, f"unexpected bouncing; {vm.log_path}"
+    # Boot Loader Interface variables, read back by Linux through efivarfs.
+    bli = dict(re.findall(r"VQ-EFIVAR: (\w+)-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f (.*)", log))
+    assert bli.get("LoaderEntrySelected") == "debian", bli
+    assert bli.get("LoaderInfo", "").startswith("vqboot"), bli
+    assert 0 < int(bli["LoaderTimeInitUSec"]) < int(bli["LoaderTimeExecUSec"]), bli
     disk.assert_unchanged()
 
 
@@ -174,4 +179,42 @@ def test_shell_options_bounce(vm_name):
     check_linux(vm, log, ["vq.test=one", "vq.extra=1"],
                 disks=[("vda", os.path.getsize(path) // 512)])
     assert bounced(log) > 0, f"--bounce did not bounce; {vm.log_path}"
+    disk.assert_unchanged()
+
+
+def test_automatic_entries_ext4(vm_name):
+    """No loader entries anywhere: an ext4 root with Debian's /vmlinuz and
+    /initrd.img symlinks into /boot gives automatic entries."""
+    vmlinuz, kver = kernel()
+    root = Part("linux", "ext4", 48, {
+        f"/boot/vmlinuz-{kver}": vmlinuz, f"/boot/initrd.img-{kver}": busybox_initrd()},
+        symlinks={"/vmlinuz": f"boot/vmlinuz-{kver}", "/initrd.img": f"boot/initrd.img-{kver}"})
+    path = disk_path(vm_name)
+    mkdisk.build_disk(path, [Part("esp", "fat32", 64, {"/loader/loader.conf": b"timeout 0\n"}),
+                             root])
+    disk = Disk(path)
+    # From the shell, to append a serial console to the automatic entry.
+    startup = tools_cd() + [f'vqboot.efi --append "{CONSOLE}"']
+    vm, log = boot(vm_name, [(disk, "")], tools={"vqboot.efi": VQBOOT, "vqtools.tag": TAG},
+                   startup=startup)
+    assert "automatic entr" in log, vm.log_path
+    # The automatic entry names its root partition by PARTUUID.
+    check_linux(vm, log, ["root=PARTUUID="], disks=[("vda", os.path.getsize(path) // 512)])
+    disk.assert_unchanged()
+
+
+def test_efi_entry_chainloads(vm_name):
+    """An `efi` entry starts an EFI application the same way; when it
+    returns, vqboot (timeout 0) hands control back to the firmware."""
+    files = esp_boot_files()
+    files.update({"/EFI/tools/vqdiag.efi": os.path.join(BUILD, "vqdiag.efi"),
+                  "/loader/entries/tool.conf": b"title vqdiag\nefi /EFI/tools/vqdiag.efi\n"})
+    path = disk_path(vm_name)
+    mkdisk.build_disk(path, [Part("esp", "fat32", 64, files)])
+    disk = Disk(path)
+    vm = VM(vm_name, disks=[(disk.path, "")])
+    with vm:
+        log = vm.run(until=r"vqboot: returning to the firmware", timeout=90)
+    assert "vqdiag: list done" in log, f"the efi entry did not run; {vm.log_path}"
+    assert "returned from StartImage" in log
     disk.assert_unchanged()
