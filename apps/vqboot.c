@@ -24,7 +24,7 @@ struct vqboot {
 	struct menu_item *items;
 	uint64_t start_us;
 	/* loading */
-	const char *loading_title;
+	char loading_title[300];
 	uint64_t load_start_us;
 	uint64_t last_progress_us;
 	bool failed_once;
@@ -176,11 +176,10 @@ static int boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
 	const struct bls_entry *e = vb->scan.entries.v[index];
 	struct load_ops ops = { load_alloc, load_release, load_progress, vb };
 	struct loaded_entry l;
-	char title[300];
 	int r;
 
-	vq_snprintf(title, sizeof(title), "Loading %s", bls_entry_title(e));
-	vb->loading_title = title;
+	vq_snprintf(vb->loading_title, sizeof(vb->loading_title), "Loading %s",
+		    bls_entry_title(e));
 	vb->load_start_us = plat_now_us();
 	vb->last_progress_us = 0;
 	screen_title(VQBOOT_TITLE);
