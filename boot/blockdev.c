@@ -127,3 +127,42 @@ int bdev_read_vec(struct blockdev *bd, struct bdev_iov *iov, unsigned n)
 		r = bd->ops->read_blocks(bd, iov[i].lba, iov[i].count, iov[i].buf);
 	return r;
 }
+
+void bdev_batch_init(struct bdev_batch *b, struct blockdev *bd)
+{
+	b->bd = bd;
+	b->n = 0;
+}
+
+int bdev_batch_flush(struct bdev_batch *b)
+{
+	int r = b->n ? bdev_read_vec(b->bd, b->iov, b->n) : 0;
+
+	b->n = 0;
+	return r;
+}
+
+int bdev_batch_add(struct bdev_batch *b, uint64_t offset, void *buf, size_t len)
+{
+	uint32_t bs = b->bd->block_size;
+	uint32_t head = offset % bs ? (uint32_t)VQ_MIN((uint64_t)len, bs - offset % bs) : 0;
+	uint8_t *p = buf;
+	size_t whole;
+	int r;
+
+	if (offset > b->bd->size || len > b->bd->size - offset)
+		return bdev_read(b->bd, offset, buf, len); /* logs the range */
+	if (head && (r = bdev_read(b->bd, offset, p, head)))
+		return r;
+	offset += head, p += head, len -= head;
+	whole = len - len % bs;
+	if (whole) {
+		if (b->n == BDEV_BATCH_MAX && (r = bdev_batch_flush(b)))
+			return r;
+		b->iov[b->n++] = (struct bdev_iov){ .lba = offset / bs,
+						    .count = whole / bs, .buf = p };
+	}
+	if (len > whole)
+		return bdev_read(b->bd, offset + whole, p + whole, len - whole);
+	return 0;
+}

@@ -66,6 +66,29 @@ int bdev_read(struct blockdev *bd, uint64_t offset, void *buf, size_t len);
  */
 int bdev_read_vec(struct blockdev *bd, struct bdev_iov *iov, unsigned n);
 
+#define BDEV_BATCH_MAX 64
+
+/**
+ * Byte ranges of one device gathered into bdev_read_vec calls: a file's
+ * extents or cluster runs reach the driver together. Whole blocks join the
+ * list; a range's unaligned start or end is read at once through bdev_read.
+ * ~1.6 KiB: fine on the stack.
+ */
+struct bdev_batch {
+	struct blockdev *bd;
+	unsigned n;
+	struct bdev_iov iov[BDEV_BATCH_MAX];
+};
+
+void bdev_batch_init(struct bdev_batch *b, struct blockdev *bd);
+
+/** Add @len bytes at byte @offset of the device into @buf (read by flush at
+ * the latest; a full list is flushed first). */
+int bdev_batch_add(struct bdev_batch *b, uint64_t offset, void *buf, size_t len);
+
+/** Read everything gathered; the batch is empty afterwards. */
+int bdev_batch_flush(struct bdev_batch *b);
+
 /**
  * Make @ret a view of @parent from byte @offset for @size bytes (a
  * partition). Fails with -VQ_ERANGE when it does not fit.

@@ -128,12 +128,70 @@ static void test_vec_range_refused(void **state)
 	assert_int_equal(bdev_read_vec(&part, iov, 0), 0);
 }
 
+static void test_batch_unaligned_ranges(void **state)
+{
+	struct vec_dev v;
+	struct bdev_batch batch;
+	uint8_t out[9000];
+	static const struct { uint64_t off; size_t len; } r[] = {
+		{ 1024, 2048 },     /* whole blocks */
+		{ 5000, 700 },      /* head, one block, tail */
+		{ 10240 + 100, 3000 }, /* head, blocks, tail */
+		{ 20480, 1000 },    /* block and tail */
+	};
+	size_t at = 0;
+
+	(void)state;
+	fill_disk();
+	vec_dev_init(&v, 512);
+	bdev_batch_init(&batch, &v.bd);
+	memset(out, 0, sizeof(out));
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(bdev_batch_add(&batch, r[i].off, out + at, r[i].len), 0);
+		at += r[i].len;
+	}
+	assert_int_equal(bdev_batch_flush(&batch), 0);
+	assert_int_equal(v.calls, 1);
+	assert_int_equal(v.pieces, 4);
+	at = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		assert_memory_equal(out + at, disk + r[i].off, r[i].len);
+		at += r[i].len;
+	}
+	/* Past the end: refused, nothing queued. */
+	assert_int_equal(bdev_batch_add(&batch, DISK_BYTES - 10, out, 20), -VQ_ERANGE);
+	assert_int_equal(batch.n, 0);
+}
+
+static void test_batch_full_list_flushes(void **state)
+{
+	struct vec_dev v;
+	struct bdev_batch batch;
+	static uint8_t out[(BDEV_BATCH_MAX + 3) * 512];
+
+	(void)state;
+	fill_disk();
+	vec_dev_init(&v, 512);
+	bdev_batch_init(&batch, &v.bd);
+	/* Every other block: pieces that cannot merge. */
+	for (unsigned i = 0; i < BDEV_BATCH_MAX + 3; i++)
+		assert_int_equal(bdev_batch_add(&batch, (uint64_t)i * 1024,
+						out + i * 512, 512), 0);
+	assert_int_equal(bdev_batch_flush(&batch), 0);
+	assert_int_equal(v.calls, 2);
+	assert_int_equal(v.pieces, BDEV_BATCH_MAX + 3);
+	for (unsigned i = 0; i < BDEV_BATCH_MAX + 3; i++)
+		assert_memory_equal(out + i * 512, disk + i * 1024, 512);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vec_through_partition),
 		cmocka_unit_test(test_vec_fallback_one_by_one),
 		cmocka_unit_test(test_vec_range_refused),
+		cmocka_unit_test(test_batch_unaligned_ranges),
+		cmocka_unit_test(test_batch_full_list_flushes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
