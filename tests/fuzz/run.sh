@@ -15,7 +15,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-fz=$top/build/fuzz
+cd "$top" || exit 1
+fz=build/fuzz
 mode=${1:?usage: run.sh fuzz|smoke SECONDS NAME...}
 secs=${2:?usage: run.sh fuzz|smoke SECONDS NAME...}
 shift 2
@@ -82,11 +83,11 @@ for name in "$@"; do
 	if [ "$mode" = smoke ]; then
 		# Replays: each file through the target once (-runs=0: no fuzzing).
 		nreg=0
-		if [ -d "$here/regress/$name" ]; then
-			nreg=$(find "$here/regress/$name" -type f | wc -l)
+		if [ -d "tests/fuzz/regress/$name" ]; then
+			nreg=$(find "tests/fuzz/regress/$name" -type f | wc -l)
 		fi
 		if [ "$nreg" -gt 0 ] &&
-		   ! "$bin" "$@" -runs=0 "$here/regress/$name"/* >> "$log" 2>&1; then
+		   ! "$bin" "$@" -runs=0 "tests/fuzz/regress/$name"/* >> "$log" 2>&1; then
 			ok=0 why="a regression input fails: $(summary_in "$log")"
 		fi
 		nseed=$(find "$seeds" -type f | wc -l)
