@@ -46,7 +46,8 @@ $(B)/%.efi: $(B)/%.so
 		-j .rel -j .rela -j .rel.* -j .rela.* -j .reloc \
 		--target efi-app-$(ARCH) --subsystem=10 $< $@
 
-.SECONDARY: $(APPS:%=$(B)/%.so) $(APPS:%=$(B)/efi/apps/%.o)
+# Objects made by chained pattern rules are not throwaway intermediates.
+.SECONDARY:
 
 # ---- host build (unit tests) ---------------------------------------------
 $(B)/host/%.o: %.c | $(GEN_HDRS)
