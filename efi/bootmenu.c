@@ -90,6 +90,27 @@ static void draw_screen(const struct menu_view *v, const char *title)
 	screen_flush();
 }
 
+/* What the last full serial drawing showed: when only the edit line
+ * changed, rewrite that line in place instead of the whole menu. */
+static struct {
+	bool valid;
+	bool editing;
+	size_t selected;
+	char status[MENU_STATUS_MAX];
+} last;
+
+static bool only_edit_changed(const struct menu *m, const struct menu_view *v)
+{
+	bool same = last.valid && v->editing && last.editing &&
+		    last.selected == m->selected && !strcmp(last.status, v->status);
+
+	last.valid = true;
+	last.editing = v->editing;
+	last.selected = m->selected;
+	vq_snprintf(last.status, sizeof(last.status), "%s", v->status);
+	return same;
+}
+
 /* The countdown alone changes every second: rewrite just that line. */
 static void draw(const struct menu *m, const char *title, bool countdown_only)
 {
@@ -98,6 +119,15 @@ static void draw(const struct menu *m, const char *title, bool countdown_only)
 	menu_view(m, MENU_ROWS, MENU_COLS, &v);
 	if (!v.visible)
 		return;
+	if (!countdown_only && only_edit_changed(m, &v)) {
+		/* Clear to the end of the line with spaces: a serial terminal
+		 * keeps what a shorter line does not overwrite. */
+		con_printf("\redit> %s   \b\b\b", v.edit_text);
+		screen_edit_line(v.edit_text + v.edit_first,
+				 (int)(v.edit_cursor - v.edit_first));
+		screen_flush();
+		return;
+	}
 	if (countdown_only && !v.editing && v.countdown[0]) {
 		con_printf("%s\n", v.countdown);
 		char line[128];

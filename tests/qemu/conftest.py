@@ -48,13 +48,16 @@ def tools_cd():
     return lines
 
 
-def run_vqdiag(name, args, timeout=90, **vmargs):
-    """Boot the firmware shell, run vqdiag with `args`, power off."""
-    startup = tools_cd() + [f"vqdiag.efi {args}", "reset -s"]
+def run_vqdiag(name, args, timeout=90, after=(), **vmargs):
+    """Boot the firmware shell, run vqdiag with `args`, then the shell
+    lines `after`, power off."""
+    startup = tools_cd() + [f"vqdiag.efi {args}"] + list(after) + \
+        ["echo VQ-SHELL-END", "reset -s"]
     vm = VM(name, tools={"vqdiag.efi": VQDIAG, "vqtools.tag": TAG},
             startup=startup, **vmargs)
     with vm:
-        log = vm.run(until=r"vqdiag: \S+ done", timeout=timeout)
+        log = vm.run(until=r"VQ-SHELL-END" if after else r"vqdiag: \S+ done",
+                     timeout=timeout)
     assert not vm.timed_out, f"vqdiag did not finish in {timeout}s; log {vm.log_path}"
     return vm, log
 

@@ -218,3 +218,39 @@ def test_efi_entry_chainloads(vm_name):
     assert "vqdiag: list done" in log, f"the efi entry did not run; {vm.log_path}"
     assert "returned from StartImage" in log
     disk.assert_unchanged()
+
+
+def test_menu_keys_and_editor(vm_name):
+    """Down selects the second entry, 'e' edits its command line, Enter
+    boots what was typed."""
+    vmlinuz, kver = kernel()
+    files = esp_boot_files(b"timeout 30\neditor yes\n")
+    files.update({"/vmlinuz": vmlinuz, "/initrd.img": busybox_initrd()})
+    for name in ("a", "b"):
+        files[f"/loader/entries/{name}.conf"] = entry(
+            f"Entry {name}", "/vmlinuz", ["/initrd.img"], CONSOLE + f" vq.test={name}",
+            extra=f"sort-key {name}\n")
+    path = disk_path(vm_name)
+    mkdisk.build_disk(path, [Part("esp", "fat32", 64, files)])
+    disk = Disk(path)
+    vm = VM(vm_name, disks=[(disk.path, "")])
+    with vm:
+        vm.run(until=r"Booting the default in \d+ s", timeout=60)
+        vm.type(b"\x1b[B")                      # Down
+        vm.run_more(until=r"> 2\) Entry b", timeout=20)
+        vm.type(b"e")
+        vm.run_more(until=r"edit> ", timeout=20)
+        vm.type(b" vq.edited=yes\r")
+        log = vm.run_more(until=r"VQ-LINUX: done", timeout=90)
+    check_linux(vm, log, ["vq.test=b", "vq.edited=yes"])
+    disk.assert_unchanged()
+
+
+def test_help_and_bad_option(vm_name):
+    startup = tools_cd() + ["vqboot.efi --help", "vqboot.efi --bogus", "echo VQ-BACK-IN-SHELL"]
+    vm = VM(vm_name, tools={"vqboot.efi": VQBOOT, "vqtools.tag": TAG}, startup=startup)
+    with vm:
+        log = vm.run(until="VQ-BACK-IN-SHELL", timeout=60)
+    for opt in ("--entry", "--timeout", "--append", "--verbose", "--bounce", "--no-gpu", "--help"):
+        assert opt in log, f"--help does not list {opt}; {vm.log_path}"
+    assert re.search(r"--bogus", log.split("--help", 1)[1]), vm.log_path

@@ -87,12 +87,16 @@ def test_two_disks_pc_text(vm_name):
     disks after vqdiag gave them back."""
     d1 = scratch_disk(vm_name + "-a", marker="VQ-MARKER-A")
     d2 = scratch_disk(vm_name + "-b", size="32M", marker="VQ-MARKER-B")
-    startup_extra = []
-    vm, log = run_vqdiag(vm_name, "list", machine="pc",
+    # After vqdiag: remap and read each disk's marker through the firmware.
+    after = ["map -r"] + [f"type fs{i}:\\MARKER.TXT" for i in range(4)]
+    vm, log = run_vqdiag(vm_name, "list", machine="pc", after=after,
                          disks=[(d1.path, ""), (d2.path, "")])
     assert "vqdiag: 2 virtio-pci devices" in log, vm.log_path
     assert log.count(" block (virtio type 2), modern transport") == 2, vm.log_path
     assert "capacity:  131072 sectors (64 MiB)" in log
     assert "capacity:  65536 sectors (32 MiB)" in log
+    tail = log.split("vqdiag: list done", 1)[1]
+    for marker in ("VQ-MARKER-A", "VQ-MARKER-B"):
+        assert marker in tail, f"the firmware lost a disk after vqdiag; {vm.log_path}"
     d1.assert_unchanged()
     d2.assert_unchanged()

@@ -108,15 +108,22 @@ class VM:
         cmd = self.cmdline()
         with open(os.path.join(self.dir, "cmdline"), "w") as f:
             f.write(" ".join(cmd) + "\n")
-        keys = dict(keys or {})
+        self.keys = dict(keys or {})
         # The shell waits 5 s for a key before startup.nsh: any key skips it.
-        keys.setdefault(r"Press .*ESC.* to skip", b" ")
+        self.keys.setdefault(r"Press .*ESC.* to skip", b" ")
+        self.sent = set()
+        self.raw = b""
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
-        raw = b""
+        return self.run_more(until, timeout)
+
+    def run_more(self, until=None, timeout=60):
+        """Go on reading a running VM: new output only counts for `until`."""
+        start = len(self.raw)
+        raw = self.raw
+        keys, sent = self.keys, self.sent
         deadline = time.time() + timeout
-        sent = set()
         matched = False
         try:
             while time.time() < deadline:
@@ -131,12 +138,14 @@ class VM:
                         if pat not in sent and re.search(pat, text):
                             sent.add(pat)
                             self.type(data)
-                    if until and re.search(until, text):
+                    new = ANSI.sub("", raw[start:].decode("latin-1"))
+                    if until and re.search(until, new):
                         matched = True
                         break
                 elif self.proc.poll() is not None:
                     break
         finally:
+            self.raw = raw
             self.output = ANSI.sub("", raw.decode("latin-1")).replace("\r", "")
             with open(self.log_path, "w") as f:
                 f.write(self.output)
