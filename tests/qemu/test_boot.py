@@ -254,3 +254,20 @@ def test_help_and_bad_option(vm_name):
     for opt in ("--entry", "--timeout", "--append", "--verbose", "--bounce", "--no-gpu", "--help"):
         assert opt in log, f"--help does not list {opt}; {vm.log_path}"
     assert re.search(r"--bogus", log.split("--help", 1)[1]), vm.log_path
+
+
+@pytest.mark.parametrize("transport", ["disable-modern=on", "disable-legacy=on,queue-size=16"])
+def test_boot_over_transport(vm_name, transport):
+    """The same boot through the legacy-only interface, and through a
+    modern-only device with a 16-entry queue (many small chains)."""
+    vmlinuz, kver = kernel()
+    files = esp_boot_files()
+    files.update({"/vmlinuz": vmlinuz, "/initrd.img": busybox_initrd(),
+                  "/loader/entries/debian.conf":
+                      entry("Debian", "/vmlinuz", ["/initrd.img"], CONSOLE + " vq.test=transport")})
+    path = disk_path(vm_name)
+    mkdisk.build_disk(path, [Part("esp", "fat32", 64, files)])
+    disk = Disk(path)
+    vm, log = boot(vm_name, [(disk, transport)])
+    check_linux(vm, log, ["vq.test=transport"], disks=[("vda", os.path.getsize(path) // 512)])
+    disk.assert_unchanged()
