@@ -11,6 +11,8 @@ static const char usage[] =
 	"usage: vqdiag.efi [COMMAND] [--json] [--verbose]\n"
 	"commands:\n"
 	"  list     every virtio-pci device: transport, features, queues, config (default)\n"
+	"  gpu      virtio-gpu scanouts, test pattern, update timings vs the firmware's GOP\n"
+	"           [--hold N] keep the pattern N seconds; [--all-scanouts]\n"
 	"  blk [PCI-ADDR] [--start=SECTOR] [--sectors=N] [--bounce]\n"
 	"           read each virtio disk through the firmware and through vqboot,\n"
 	"           compare; serial, sizes, partitions, filesystems, MB/s\n"
@@ -32,6 +34,7 @@ static const struct diag_command commands[] = {
 	{ "list", diag_list },
 	{ "blk", diag_blk },
 	{ "bench", diag_bench },
+	{ "gpu", diag_gpu },
 };
 
 static const struct diag_command *find_command(const char *name)

@@ -41,4 +41,7 @@ EFI_STATUS diag_blk(struct diag_out *o, const struct diag_params *p);
 /** Firmware versus vqboot disk throughput on the first virtio disk. */
 EFI_STATUS diag_bench(struct diag_out *o, const struct diag_params *p);
 
+/** The first virtio-gpu: firmware GOP vs vqboot timings, scanouts, test pattern. */
+EFI_STATUS diag_gpu(struct diag_out *o, const struct diag_params *p);
+
 #endif
