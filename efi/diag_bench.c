@@ -47,8 +47,7 @@ enum bench_test {
  * Block tests hand each driver the same list of requests through
  * bdev_read_vec, BENCH_BATCH at a time: the firmware's BlockIo takes them
  * one by one, vqboot's driver keeps several in flight. The _qd1 rows give
- * vqboot one request at a time too (read_blocks calls); the firmware's
- * figure there is the same measurement as in the queued row.
+ * both one request at a time (read_blocks calls).
  */
 static const struct bench_def {
 	const char *key;
@@ -56,7 +55,6 @@ static const struct bench_def {
 	uint32_t request;  /* block tests: bytes per read */
 	const char *path;  /* file tests */
 	bool qd1;          /* one request at a time on both sides */
-	unsigned same_as;  /* qd1 rows: the row measuring the firmware */
 } defs[T_COUNT] = {
 	[T_SEQ_4K] = { "seq_4k", "sequential 4 KiB requests", 4096 },
 	[T_SEQ_64K] = { "seq_64k", "sequential 64 KiB requests", 65536 },
@@ -70,13 +68,13 @@ static const struct bench_def {
 	[T_BOTH] = { "files_contiguous", "kernel + initrd contiguous" },
 	[T_BOTH_FRAG] = { "files_fragmented", "kernel + initrd fragmented" },
 	[T_SEQ_4K_QD1] = { "seq_4k_qd1", "sequential 4 KiB one at a time", 4096,
-			   .qd1 = true, .same_as = T_SEQ_4K },
+			   .qd1 = true },
 	[T_SEQ_64K_QD1] = { "seq_64k_qd1", "sequential 64 KiB one at a time", 65536,
-			    .qd1 = true, .same_as = T_SEQ_64K },
+			    .qd1 = true },
 	[T_SEQ_1M_QD1] = { "seq_1m_qd1", "sequential 1 MiB one at a time", 1u << 20,
-			   .qd1 = true, .same_as = T_SEQ_1M },
+			   .qd1 = true },
 	[T_RAND_4K_QD1] = { "rand_4k_qd1", "random 4 KiB one at a time", BENCH_RANDOM_SIZE,
-			    .qd1 = true, .same_as = T_RAND_4K },
+			    .qd1 = true },
 };
 
 struct bench_result {
@@ -103,7 +101,7 @@ struct bench {
 	uint8_t *buf;
 	uint8_t *file_buf;
 	size_t file_cap;
-	unsigned rounds, round;
+	unsigned rounds;
 	struct bench_result runs[BENCH_ROUNDS_MAX][SIDES][T_COUNT];
 	struct bench_result res[SIDES][T_COUNT];  /* the median round */
 	struct bdev_iov iov[BENCH_BATCH];
@@ -179,33 +177,19 @@ static int block_test(struct blockdev *bd, struct bench *b, unsigned t,
 	return r;
 }
 
-static void block_tests(struct bench *b, struct blockdev *bd,
-			struct bench_result *res, bool firmware)
+static void file_test(struct bench *b, unsigned t, struct bench_files *f,
+		      struct bench_result *ret)
 {
-	for (unsigned t = 0; t < T_COUNT; t++) {
-		if (!defs[t].request)
-			continue;
-		if (firmware && defs[t].qd1)
-			continue;
-		block_test(bd, b, t, &res[t]);
-	}
-	for (unsigned t = 0; firmware && t < T_COUNT; t++)
-		if (defs[t].qd1)
-			res[t] = res[defs[t].same_as];
+	uint64_t size = 0, t0 = plat_now_us();
+	int r = f->read_file(f, defs[t].path, b->file_buf, b->file_cap, &size);
+
+	*ret = (struct bench_result){ .err = r, .bytes = size, .ops = 1,
+				      .us = plat_now_us() - t0 };
 }
 
-/* ---- file tests ------------------------------------------------------------ */
-
-static void file_tests(struct bench *b, struct bench_files *f,
-		       struct bench_result *res)
+/* The kernel + initrd rows: sums of two file rows of the same round. */
+static void sum_rows(struct bench_result *res)
 {
-	for (unsigned t = T_KERNEL; t <= T_INITRD_FRAG; t++) {
-		uint64_t size = 0, t0 = plat_now_us();
-		int r = f->read_file(f, defs[t].path, b->file_buf, b->file_cap, &size);
-
-		res[t] = (struct bench_result){ .err = r, .bytes = size, .ops = 1,
-						.us = plat_now_us() - t0 };
-	}
 	for (unsigned t = T_BOTH; t <= T_BOTH_FRAG; t++) {
 		const struct bench_result *k = &res[t == T_BOTH ? T_KERNEL : T_KERNEL_FRAG];
 		const struct bench_result *i = &res[t == T_BOTH ? T_INITRD : T_INITRD_FRAG];
@@ -328,7 +312,8 @@ static int find_layout(struct bench *b, struct blockdev *disk)
 
 /* ---- the two sides --------------------------------------------------------- */
 
-static int firmware_side(struct bench *b)
+/* One test through the firmware: BlockIo, or its FAT driver. */
+static int firmware_test(struct bench *b, unsigned t, struct bench_result *ret)
 {
 	struct efi_blockio fw;
 	struct bench_files files = { .read_file = fw_read_file };
@@ -337,15 +322,15 @@ static int firmware_side(struct bench *b)
 	if (EFI_ERROR(efi_blockio_find(b->dev->handle, &fw)))
 		return log_err(-VQ_ENODEV, "bench: the firmware has no BlockIo on %s",
 			       b->dev->vdev.bus.name);
-	r = find_layout(b, &fw.bdev);
-	if (r)
+	if (!b->fat_part && (r = find_layout(b, &fw.bdev)))
 		return r;
+	if (defs[t].request)
+		return block_test(&fw.bdev, b, t, ret);
 	if (EFI_ERROR(efi_blockio_find_fs(b->dev->handle, b->fat_part, &files.sfs)))
 		return log_err(-VQ_ENOENT, "bench: the firmware did not mount partition %u",
 			       b->fat_part);
-	block_tests(b, &fw.bdev, b->runs[b->round][SIDE_FW], true);
-	file_tests(b, &files, b->runs[b->round][SIDE_FW]);
-	return 0;
+	file_test(b, t, &files, ret);
+	return ret->err;
 }
 
 static int mount_fat(struct blockdev *disk, unsigned number, struct blockdev *pbd,
@@ -366,9 +351,19 @@ static int mount_fat(struct blockdev *disk, unsigned number, struct blockdev *pb
 	return r ? r : -VQ_ENOENT;
 }
 
-static int vqboot_side(struct bench *b)
+static void add_stats(struct vblk_stats *sum, const struct vblk_stats *s)
+{
+	sum->requests += s->requests;
+	sum->bytes += s->bytes;
+	sum->bounced_bytes += s->bounced_bytes;
+	sum->max_inflight = VQ_MAX(sum->max_inflight, s->max_inflight);
+}
+
+/* The same test through vqboot: take the device, open, test, give back. */
+static int vqboot_test(struct bench *b, unsigned t, struct bench_result *ret)
 {
 	struct bench_files files = { .read_file = vq_read_file };
+	struct vblk_stats st;
 	struct blockdev pbd;
 	struct vblk *vb;
 	int r;
@@ -381,16 +376,38 @@ static int vqboot_side(struct bench *b)
 		return r;
 	}
 	vblk_set_force_bounce(vb, b->bounce);
-	r = mount_fat(vblk_bdev(vb), b->fat_part, &pbd, &files.fs);
-	if (!r) {
-		block_tests(b, vblk_bdev(vb), b->runs[b->round][SIDE_VQ], false);
-		file_tests(b, &files, b->runs[b->round][SIDE_VQ]);
+	if (defs[t].request) {
+		r = block_test(vblk_bdev(vb), b, t, ret);
+	} else if (!(r = mount_fat(vblk_bdev(vb), b->fat_part, &pbd, &files.fs))) {
+		file_test(b, t, &files, ret);
+		r = ret->err;
 		fs_unmount(files.fs);
 	}
-	vblk_get_stats(vb, &b->stats);
+	vblk_get_stats(vb, &st);
+	add_stats(&b->stats, &st);
 	vblk_close(vb);
 	efi_pci_give_back(b->dev);
 	return r;
+}
+
+/* One round: each test through the firmware and at once through vqboot,
+ * so that the two figures of a row are seconds apart on a shared host. */
+static int bench_round(struct bench *b, struct bench_result (*res)[T_COUNT])
+{
+	for (unsigned t = 0; t < T_COUNT; t++) {
+		int r;
+
+		if (t == T_BOTH || t == T_BOTH_FRAG)
+			continue;
+		r = firmware_test(b, t, &res[SIDE_FW][t]);
+		if (!r)
+			r = vqboot_test(b, t, &res[SIDE_VQ][t]);
+		if (r)
+			return r;
+	}
+	sum_rows(res[SIDE_FW]);
+	sum_rows(res[SIDE_VQ]);
+	return 0;
 }
 
 /* ---- output ---------------------------------------------------------------- */
@@ -533,28 +550,34 @@ static struct efi_pci_dev *first_disk(struct efi_pci_dev *devs, unsigned n)
 	return NULL;
 }
 
-/* Per side and test, the round with the median rate: the host is shared,
- * and one slow moment should not decide a row. */
+static uint64_t round_ratio(const struct bench *b, unsigned round, unsigned t)
+{
+	uint64_t fw = rate_milli(t, &b->runs[round][SIDE_FW][t]);
+
+	return fw ? rate_milli(t, &b->runs[round][SIDE_VQ][t]) * 1000 / fw : 0;
+}
+
+/* Per test, the round with the median ratio (both figures from it): the
+ * host is shared, and one slow moment should not decide a row. */
 static void pick_medians(struct bench *b)
 {
-	for (unsigned side = 0; side < SIDES; side++)
-		for (unsigned t = 0; t < T_COUNT; t++) {
-			unsigned idx[BENCH_ROUNDS_MAX];
+	for (unsigned t = 0; t < T_COUNT; t++) {
+		unsigned idx[BENCH_ROUNDS_MAX];
 
-			for (unsigned i = 0; i < b->rounds; i++)
-				idx[i] = i;
-			/* Insertion sort by rate: at most 9 rounds. */
-			for (unsigned i = 1; i < b->rounds; i++)
-				for (unsigned j = i; j > 0 &&
-				     rate_milli(t, &b->runs[idx[j]][side][t]) <
-				     rate_milli(t, &b->runs[idx[j - 1]][side][t]); j--) {
-					unsigned x = idx[j];
+		for (unsigned i = 0; i < b->rounds; i++)
+			idx[i] = i;
+		/* Insertion sort by ratio: at most 9 rounds. */
+		for (unsigned i = 1; i < b->rounds; i++)
+			for (unsigned j = i; j > 0 && round_ratio(b, idx[j], t) <
+						      round_ratio(b, idx[j - 1], t); j--) {
+				unsigned x = idx[j];
 
-					idx[j] = idx[j - 1];
-					idx[j - 1] = x;
-				}
+				idx[j] = idx[j - 1];
+				idx[j - 1] = x;
+			}
+		for (unsigned side = 0; side < SIDES; side++)
 			b->res[side][t] = b->runs[idx[b->rounds / 2]][side][t];
-		}
+	}
 }
 
 static EFI_STATUS bench_run(struct diag_out *o, struct bench *b)
@@ -571,12 +594,10 @@ static EFI_STATUS bench_run(struct diag_out *o, struct bench *b)
 	 * first side to write a page would pay for it. */
 	memset(b->buf, 0, BENCH_BUF);
 	memset(b->file_buf, 0, b->file_cap);
-	/* Each round: the firmware, then vqboot after taking the device, which
-	 * goes back to the firmware's driver for the next round. */
-	for (b->round = 0; b->round < b->rounds; b->round++) {
-		r = firmware_side(b);
-		if (!r)
-			r = vqboot_side(b);
+	/* Each test: the firmware, then vqboot after taking the device, which
+	 * goes back to the firmware's driver for the next one. */
+	for (unsigned i = 0; i < b->rounds; i++) {
+		r = bench_round(b, b->runs[i]);
 		if (r)
 			return efi_from_vq(r);
 	}

@@ -26,4 +26,4 @@ fi
 echo "bench: vqdiag bench --rounds=$rounds under QEMU, then vqboot at timeout 0"
 /usr/bin/python3 scripts/bench_report.py --disk "$out/bench.img" \
 	--demo "$out/demo.img" --out bench/RESULTS.md --readme README.md \
-	--args "--rounds=$rounds" --frag "$frag"
+	--args="--rounds=$rounds" --frag "$frag"

@@ -130,16 +130,17 @@ def results_md(rows, rep, demo, nruns, frag):
              f"- {rep['sequential_bytes'] >> 20} MiB per sequential test, "
              f"{rep['random_ops']} random reads, files read in "
              f"{rep['file_chunk'] >> 20} MiB pieces as boot/load.c does",
-             f"- {rep['rounds']} rounds in one boot, each the firmware first, then "
-             "vqboot after taking the device (given back between rounds); each "
-             "figure is its side's median round"
+             f"- {rep['rounds']} rounds in one boot; in each, every test runs "
+             "through the firmware and straight after through vqboot (the "
+             "device taken from the firmware's driver for it and given back "
+             "after); each row shows the round with the median ratio, both "
+             "figures from that round"
              + (f"; {nruns} boots, each row from the boot with the median ratio"
                 if nruns > 1 else ""),
              f"- block tests hand each driver {rep['batch']} requests at a time "
              "(bdev_read_vec): the firmware's BlockIo reads them one by one, "
              "vqboot keeps several in flight; the 'one at a time' rows give "
-             "vqboot no queue either (the firmware figure there is the same "
-             "measurement as in the queued row)",
+             "both sides one request at a time",
              f"- bench disk: {frag}",
              "- GPU: not measured here; `vqdiag gpu` compares the firmware's GOP "
              "with vqboot's driver", ""]
