@@ -2,6 +2,9 @@
 #include "screen.h"
 #include "boot/log.h"
 
+/* How long an error stays readable before the display goes back. */
+#define SCREEN_ERROR_HOLD_S 5
+
 static struct {
 	struct vgpu *gpu;
 	struct gfx_surface *s;
@@ -22,8 +25,26 @@ void screen_attach(struct vgpu *g)
 	gfx_grid_init(&scr.grid, scr.s, 0, 0, 0, 0, scr.scale);
 }
 
+/*
+ * The firmware blanks the display as soon as it is given back, and a failed
+ * boot gives it back at once: without a pause an error on screen would be
+ * gone before anyone read it (systemd-boot waits after errors too).
+ */
+static void hold_error(void)
+{
+	EFI_INPUT_KEY key;
+
+	if (!scr.s || !scr.error_row)
+		return;
+	log_info("vqboot: the error stays on screen for %u s (any key: go on)",
+		 SCREEN_ERROR_HOLD_S);
+	con_read_key(SCREEN_ERROR_HOLD_S * 1000000ULL, &key);
+	scr.error_row = 0;
+}
+
 void screen_detach(void)
 {
+	hold_error();
 	scr.gpu = NULL;
 	scr.s = NULL;
 }
@@ -71,11 +92,33 @@ void screen_menu_clear_from(unsigned row)
 		gfx_grid_line(&scr.grid, r, "", SCREEN_FG, SCREEN_BG);
 }
 
+/*
+ * The status line is groups separated by two spaces (countdown, then help
+ * items): when it is wider than the screen, whole groups are dropped from the
+ * end rather than one cut in half.
+ */
 void screen_status(const char *text)
 {
-	if (scr.s)
-		gfx_grid_line(&scr.grid, scr.grid.rows - 3, text ? text : "",
-			      SCREEN_FG, SCREEN_BG);
+	char line[256];
+	size_t len;
+
+	if (!scr.s)
+		return;
+	vq_snprintf(line, sizeof(line), "%s", text ? text : "");
+	len = strlen(line);
+	while (len > scr.grid.cols) {
+		size_t cut = scr.grid.cols;
+
+		while (cut > 0 && !(line[cut - 1] == ' ' && line[cut] == ' '))
+			cut--;
+		if (!cut)
+			break; /* one group wider than the screen: clipped */
+		while (cut > 0 && line[cut - 1] == ' ')
+			cut--;
+		line[cut] = 0;
+		len = cut;
+	}
+	gfx_grid_line(&scr.grid, scr.grid.rows - 3, line, SCREEN_FG, SCREEN_BG);
 }
 
 void screen_edit_line(const char *text, int cursor)

@@ -30,7 +30,10 @@
 #define SCREEN_BAR_BG GFX_RGB(0x30, 0x30, 0x40)
 #define SCREEN_ERROR_FG GFX_RGB(0xff, 0x50, 0x50)
 
-/** Start drawing on @g (NULL: every call is a no-op). */
+/**
+ * Start drawing on @g (NULL: every call is a no-op). Detaching with an error
+ * on screen keeps it there a few seconds (or until a key) first.
+ */
 void screen_attach(struct vgpu *g);
 void screen_detach(void);
 bool screen_active(void);

@@ -28,6 +28,7 @@ BLACK = (0, 0, 0)
 
 # efi/screen.h
 SCREEN_BG = (0x10, 0x18, 0x28)
+SCREEN_FG = (0xe0, 0xe0, 0xe0)
 SCREEN_TITLE_BG = (0x20, 0x50, 0x90)
 SCREEN_HILITE_BG = (0xf0, 0xc0, 0x30)
 SCREEN_HILITE_FG = (0x10, 0x10, 0x10)
@@ -232,11 +233,22 @@ def count(pixels, colour):
     return sum(1 for p in pixels if p == colour)
 
 
-def menu_ok(img, w):
+def menu_ok(img, w, row):
+    """Whether the highlight bar is on text row `row` (2 or 3)."""
     scale, cw, ch = layout(w)
-    first, second = row_pixels(img, 2, ch), row_pixels(img, 3, ch)
-    return count(second, SCREEN_HILITE_BG) > len(second) // 2 and \
-        count(first, SCREEN_HILITE_BG) == 0
+    other = 5 - row
+    return count(row_pixels(img, row, ch), SCREEN_HILITE_BG) > w * ch // 2 and \
+        count(row_pixels(img, other, ch), SCREEN_HILITE_BG) == 0
+
+
+def wait_screen(vm, name, ok, tries=20):
+    """Screendump until ok(image) or tries run out; the last image."""
+    for _ in range(tries):
+        img = dump(vm, name)
+        if ok(img):
+            break
+        time.sleep(0.5)
+    return img
 
 
 @pytest.mark.parametrize("w,h", [(1024, 768), (800, 600)])
@@ -249,15 +261,12 @@ def test_vqboot_menu_on_screen(vm_name, w, h):
     with vm:
         vm.run(until=r"Booting the default in \d+ s", timeout=90)
         assert not vm.timed_out, f"no menu on serial; log {vm.log_path}"
-        before = dump(vm, "menu-first.ppm")
+        # The screen is flushed just after the serial redraw: poll a little.
+        before = wait_screen(vm, "menu-first.ppm", lambda i: menu_ok(i, w, 2))
         vm.type(b"\x1b[B")  # Down
         vm.run_more(until=r"> 2\) Entry b", timeout=30)
         assert not vm.timed_out, f"Down did not move the selection; log {vm.log_path}"
-        for i in range(20):  # the screen follows the serial redraw closely
-            img = dump(vm, "menu-down.ppm")
-            if menu_ok(img, w):
-                break
-            time.sleep(0.5)
+        img = wait_screen(vm, "menu-down.ppm", lambda i: menu_ok(i, w, 3))
     assert "vgpu" in vm.output and f"scanout 0: {w}x{h}" in vm.output, vm.log_path
     assert img[:2] == (w, h)
     scale, cw, ch = layout(w)
@@ -270,6 +279,14 @@ def test_vqboot_menu_on_screen(vm_name, w, h):
     b1, b2 = row_pixels(before, 2, ch), row_pixels(before, 3, ch)
     assert count(b1, SCREEN_HILITE_BG) > len(b1) // 2, f"{vm.dir}/menu-first.ppm"
     assert count(b2, SCREEN_HILITE_BG) == 0, f"{vm.dir}/menu-first.ppm"
+    # The countdown/help line (rows - 3) holds text and, being wider than
+    # the screen, loses whole help items instead of running off the edge.
+    status = (h // ch) - 3
+    srow = row_pixels(before, status, ch)
+    assert count(srow, SCREEN_FG) > 100, f"no countdown line: {vm.dir}/menu-first.ppm"
+    edge = [pixel(before, x, y) for y in range(status * ch, (status + 1) * ch)
+            for x in range(w - 2 * cw, w)]
+    assert count(edge, SCREEN_FG) == 0, f"status line cut at the edge: {vm.dir}/menu-first.ppm"
     # After: the second entry's row, and text in it.
     first, second = row_pixels(img, 2, ch), row_pixels(img, 3, ch)
     assert count(first, SCREEN_HILITE_BG) == 0, f"first entry still highlighted: {where}"
@@ -294,11 +311,12 @@ def test_vqboot_error_on_screen(vm_name):
     vm = VM(vm_name, disks=[(disk.path, "bootindex=1")], devices=[gpu(1024, 768)],
             extra=["-vga", "none"])
     with vm:
-        vm.run(until=r"entry bad did not boot", timeout=90)
+        vm.run(until=r"the error stays on screen for \d+ s", timeout=90)
         assert not vm.timed_out, f"no boot error on serial; log {vm.log_path}"
         img = dump(vm, "error.ppm")
         log = vm.run_more(until=r"vqboot: returning to the firmware", timeout=60)
     assert re.search(r"error: .*/vmlinuz", log), vm.log_path
+    assert "error: vqboot: entry bad did not boot" in log, vm.log_path
     scale, cw, ch = layout(1024)
     where = f"{vm.dir}/error.ppm"
     assert img[:2] == (1024, 768)
