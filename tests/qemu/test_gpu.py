@@ -33,6 +33,8 @@ SCREEN_TITLE_BG = (0x20, 0x50, 0x90)
 SCREEN_HILITE_BG = (0xf0, 0xc0, 0x30)
 SCREEN_HILITE_FG = (0x10, 0x10, 0x10)
 SCREEN_ERROR_FG = (0xff, 0x50, 0x50)
+SCREEN_BAR_FG = (0x30, 0xc0, 0x60)
+SCREEN_BAR_BG = (0x30, 0x30, 0x40)
 FONT_W, FONT_H = 8, 16
 
 PATTERN = "vqdiag: pattern on screen"
@@ -302,20 +304,44 @@ def test_vqboot_menu_on_screen(vm_name, w, h):
     disk.assert_unchanged()
 
 
-def test_vqboot_error_on_screen(vm_name):
-    """A kernel file that is not a PE image, timeout 0: the error is on
-    serial and in SCREEN_ERROR_FG on screen (from row 3), and stays there
-    while vqboot holds it before giving the display back."""
+BIG_GARBAGE = 12 << 20     # bytes of a "kernel" that is not one
+THROTTLE = 4 << 20         # bytes/s: the load takes about 3 s
+
+
+def progress_seen(img, w, h):
+    """The load screen of efi/screen.h: text on row 3, a partly filled bar
+    on row 5 (x from one cell to w - one cell, 1-pixel SCREEN_FG frame)."""
+    scale, cw, ch = layout(w)
+    y = 5 * ch + ch // 2
+    bar = [pixel(img, x, y) for x in range(cw + 1, w - cw - 1)]
+    return pixel(img, cw, y) == SCREEN_FG and pixel(img, w - cw - 1, y) == SCREEN_FG and \
+        count(bar, SCREEN_BAR_FG) > 0 and count(bar, SCREEN_BAR_BG) > 0 and \
+        count(row_pixels(img, 3, ch), SCREEN_FG) > 50 and \
+        count(row_pixels(img, 7, ch), SCREEN_FG) > 50
+
+
+def test_vqboot_progress_and_error_on_screen(vm_name):
+    """A 12 MiB kernel file that is not a PE image, read through a drive
+    throttled to 4 MB/s, timeout 0: the progress bar fills while it loads;
+    then the error is on serial and in SCREEN_ERROR_FG on screen (from
+    row 3), and stays there while vqboot holds it before giving the display
+    back."""
     entries = {"bad": ("Garbage kernel", "/vmlinuz")}
-    disk = menu_disk(vm_name, b"timeout 0\n", entries, FAKE_KERNEL)
-    vm = VM(vm_name, disks=[(disk.path, "bootindex=1")], devices=[gpu(1024, 768)],
+    garbage = {"/vmlinuz": bytes(range(256)) * (BIG_GARBAGE // 256)}
+    disk = menu_disk(vm_name, b"timeout 0\n", entries, garbage)
+    drive = (f"throttling.bps-total={THROTTLE}", "bootindex=1")
+    vm = VM(vm_name, disks=[(disk.path, drive)], devices=[gpu(1024, 768)],
             extra=["-vga", "none"])
     with vm:
-        vm.run(until=r"the error stays on screen for \d+ s", timeout=90)
+        vm.run(until=r"vqboot: booting bad", timeout=90)
+        assert not vm.timed_out, f"vqboot did not start the entry; log {vm.log_path}"
+        prog = wait_screen(vm, "progress.ppm", lambda i: progress_seen(i, 1024, 768))
+        vm.run_more(until=r"the error stays on screen for \d+ s", timeout=60)
         assert not vm.timed_out, f"no boot error on serial; log {vm.log_path}"
         img = dump(vm, "error.ppm")
         log = vm.run_more(until=r"vqboot: returning to the firmware", timeout=60)
-    assert re.search(r"error: .*/vmlinuz", log), vm.log_path
+    assert progress_seen(prog, 1024, 768), f"no progress bar: {vm.dir}/progress.ppm"
+    assert re.search(r"error: .*/vmlinuz.*neither a PE image", log), vm.log_path
     assert "error: vqboot: entry bad did not boot" in log, vm.log_path
     scale, cw, ch = layout(1024)
     where = f"{vm.dir}/error.ppm"
