@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import TAG, VQBOOT, VQDIAG, Disk, parse_json_report, tools_cd
+from conftest import TAG, VQBOOT, VQDIAG, Disk, parse_json_report, run_vqdiag, tools_cd
 from vm import BUILD, TOP, VM, pixel, read_ppm
 
 sys.path.insert(0, os.path.join(TOP, "scripts"))
@@ -146,6 +146,26 @@ def test_diag_pattern(vm_name, w, h):
     assert (rep["surface"]["width"], rep["surface"]["height"]) == (w, h)
     assert rep["state"] == PATTERN and rep["hold_s"] == HOLD_S
     check_timings(rep["timings"], w, h)
+
+
+def test_diag_twice_firmware_gop_back(vm_name):
+    """At QEMU's default mode (1280x800), text then JSON: the second run
+    finds the firmware's GOP again and times it, so the first gave the
+    device back in a state OVMF's driver could take up. A bad --hold is
+    refused."""
+    vm, log = run_vqdiag(vm_name, "gpu", after=["vqdiag.efi gpu --json",
+                                                "vqdiag.efi gpu --hold=abc"],
+                         devices=[gpu()], extra=["-vga", "none"], timeout=150)
+    text = log.split("vqdiag: gpu done", 1)[0]
+    assert "firmware GOP: mode 1280x800, EfiBltBufferToVideo" in text, vm.log_path
+    assert re.search(r"full frame +1280x800: [0-9.]+ us per update", text), vm.log_path
+    assert "scanout 0: enabled, display info 1280x800, driven at 1280x800 (from EDID)" in text
+    assert 'EDID: RHT product 0x1234 "QEMU Monitor", preferred 1280x800' in text
+    assert log.count("vqdiag: gpu done (ok)") == 2, vm.log_path
+    assert "vqdiag gpu: --hold 'abc': want 0..3600 seconds" in log, vm.log_path
+    assert "vqdiag: gpu done (failed)" in log, vm.log_path
+    rep = parse_json_report(log, vm)
+    check_timings(rep["timings"], 1280, 800)
 
 
 def is_pattern(img, w, h):
