@@ -56,17 +56,29 @@ def esp_boot_files(loader_conf=b"timeout 0\n"):
     return {"/EFI/BOOT/BOOTX64.EFI": VQBOOT, "/loader/loader.conf": loader_conf}
 
 
-def test_gpt_fat32_esp(vm_name):
-    vmlinuz, kver = kernel()
+def esp_only_disk(name, tag, fs="fat32", size=64, table="gpt"):
+    """One GPT FAT32 ESP holding vqboot, the kernel, the initrd and one
+    entry whose command line carries vq.test=TAG."""
+    vmlinuz, _ = kernel()
     files = esp_boot_files()
     files.update({"/vmlinuz": vmlinuz, "/initrd.img": busybox_initrd(),
                   "/loader/entries/debian.conf":
-                      entry("Debian", "/vmlinuz", ["/initrd.img"], CONSOLE + " vq.test=esp")})
-    path = disk_path(vm_name)
-    mkdisk.build_disk(path, [Part("esp", "fat32", 64, files)])
-    disk = Disk(path)
-    vm, log = boot(vm_name, [(disk, "")])
-    check_linux(vm, log, ["vq.test=esp"], disks=[("vda", os.path.getsize(path) // 512)])
+                      entry("Debian", "/vmlinuz", ["/initrd.img"], CONSOLE + f" vq.test={tag}")})
+    path = disk_path(name)
+    mkdisk.build_disk(path, [Part("esp", fs, size, files)], table=table)
+    return Disk(path)
+
+
+def boot_esp_only(name, tag, device_opts="", **disk_args):
+    disk = esp_only_disk(name, tag, **disk_args)
+    vm, log = boot(name, [(disk, device_opts)])
+    check_linux(vm, log, [f"vq.test={tag}"], disks=[("vda", os.path.getsize(disk.path) // 512)])
+    disk.assert_unchanged()
+    return vm, log
+
+
+def test_gpt_fat32_esp(vm_name):
+    vm, log = boot_esp_only(vm_name, "esp")
     # Below 4 GiB OVMF maps as an identity: the device writes in place.
     assert bounced(log) == 0, f"unexpected bouncing; {vm.log_path}"
     # Boot Loader Interface variables, read back by Linux through efivarfs.
@@ -74,7 +86,6 @@ def test_gpt_fat32_esp(vm_name):
     assert bli.get("LoaderEntrySelected") == "debian", bli
     assert bli.get("LoaderInfo", "").startswith("vqboot"), bli
     assert 0 < int(bli["LoaderTimeInitUSec"]) < int(bli["LoaderTimeExecUSec"]), bli
-    disk.assert_unchanged()
 
 
 def test_ext4_xbootldr_two_initrds(vm_name):
@@ -96,17 +107,7 @@ def test_ext4_xbootldr_two_initrds(vm_name):
 
 
 def test_mbr_fat16(vm_name):
-    vmlinuz, kver = kernel()
-    files = esp_boot_files()
-    files.update({"/vmlinuz": vmlinuz, "/initrd.img": busybox_initrd(),
-                  "/loader/entries/debian.conf":
-                      entry("Debian", "/vmlinuz", ["/initrd.img"], CONSOLE + " vq.test=mbr")})
-    path = disk_path(vm_name)
-    mkdisk.build_disk(path, [Part("esp", "fat16", 60, files)], table="mbr")
-    disk = Disk(path)
-    vm, log = boot(vm_name, [(disk, "")])
-    check_linux(vm, log, ["vq.test=mbr"], disks=[("vda", os.path.getsize(path) // 512)])
-    disk.assert_unchanged()
+    boot_esp_only(vm_name, "mbr", fs="fat16", size=60, table="mbr")
 
 
 def test_second_disk(vm_name):
@@ -260,14 +261,4 @@ def test_help_and_bad_option(vm_name):
 def test_boot_over_transport(vm_name, transport):
     """The same boot through the legacy-only interface, and through a
     modern-only device with a 16-entry queue (many small chains)."""
-    vmlinuz, kver = kernel()
-    files = esp_boot_files()
-    files.update({"/vmlinuz": vmlinuz, "/initrd.img": busybox_initrd(),
-                  "/loader/entries/debian.conf":
-                      entry("Debian", "/vmlinuz", ["/initrd.img"], CONSOLE + " vq.test=transport")})
-    path = disk_path(vm_name)
-    mkdisk.build_disk(path, [Part("esp", "fat32", 64, files)])
-    disk = Disk(path)
-    vm, log = boot(vm_name, [(disk, transport)])
-    check_linux(vm, log, ["vq.test=transport"], disks=[("vda", os.path.getsize(path) // 512)])
-    disk.assert_unchanged()
+    boot_esp_only(vm_name, "transport", transport)
