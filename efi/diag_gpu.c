@@ -50,7 +50,8 @@ struct gpu_report {
 	struct efi_pci_dev *dev;
 	struct vgpu *g;
 	bool taken;
-	const char *error;
+	const char *error;         /* points at error_buf, or NULL */
+	char error_buf[96];
 	struct gpu_fw fw;
 	struct gpu_bench full, rect;
 	uint32_t rect_y;
@@ -301,33 +302,38 @@ static void enable_all_scanouts(struct gpu_report *r)
 	}
 }
 
+static EFI_STATUS driver_fail(struct gpu_report *r, const char *what, int rc)
+{
+	vq_snprintf(r->error_buf, sizeof(r->error_buf), "%s: %s", what,
+		    vq_strerror(rc));
+	r->error = r->error_buf;
+	return efi_from_vq(rc);
+}
+
 static EFI_STATUS driver_start(struct gpu_report *r)
 {
-	int rc;
+	EFI_STATUS st = efi_pci_take(r->dev);
 
-	if (EFI_ERROR(efi_pci_take(r->dev))) {
+	if (EFI_ERROR(st)) {
 		r->error = "cannot take the device from the firmware";
-		return EFI_ACCESS_DENIED;
+		return st;
 	}
 	r->taken = true;
-	rc = vgpu_open(&r->dev->vdev, &r->g);
+	int rc = vgpu_open(&r->dev->vdev, &r->g);
 	if (rc) {
 		r->g = NULL;
-		r->error = "vgpu_open failed";
-		return efi_from_vq(rc);
+		return driver_fail(r, "vgpu_open", rc);
 	}
 	if (r->all_scanouts)
 		enable_all_scanouts(r);
 	rc = vgpu_start(r->g);
-	if (rc) {
-		r->error = "vgpu_start failed";
-		return efi_from_vq(rc);
-	}
+	if (rc)
+		return driver_fail(r, "vgpu_start", rc);
 	draw_pattern(vgpu_surface(r->g));
 	rc = vgpu_flush_damage(r->g);
 	if (rc)
-		r->error = "the first flush failed";
-	return efi_from_vq(rc);
+		return driver_fail(r, "first flush", rc);
+	return EFI_SUCCESS;
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -596,8 +602,10 @@ static struct efi_pci_dev *first_gpu(struct efi_pci_dev *devs, unsigned n)
 static void hold_pattern(struct diag_out *o, struct gpu_report *r)
 {
 	draw_pattern(vgpu_surface(r->g));
-	if (vgpu_flush_damage(r->g))
+	if (vgpu_flush_damage(r->g)) {
+		log_warn("vqdiag gpu: cannot redraw the pattern; not holding");
 		return;
+	}
 	/* In JSON mode the announcement is a field of the document, so that a
 	 * script waiting for it still reads valid JSON. */
 	if (o->json) {
@@ -654,6 +662,8 @@ EFI_STATUS diag_gpu(struct diag_out *o, const struct diag_params *p)
 	r.dev = first_gpu(devs, n);
 	if (!r.dev) {
 		log_error("vqdiag gpu: no virtio-gpu device");
+		if (o->json)
+			json_string(&o->j, "error", "no virtio-gpu device");
 		efi_pci_free_list(devs, n);
 		return EFI_NOT_FOUND;
 	}
