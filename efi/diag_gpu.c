@@ -32,6 +32,7 @@ static const uint32_t bar_colors[8] = {
 /* One timed series of identical updates. */
 struct gpu_bench {
 	bool ran;
+	uint32_t y;         /* top row of the rectangle (x is 0) */
 	uint32_t width, height;
 	uint32_t runs;      /* updates that completed */
 	uint64_t total_us;
@@ -50,11 +51,10 @@ struct gpu_report {
 	struct efi_pci_dev *dev;
 	struct vgpu *g;
 	bool taken;
-	const char *error;         /* points at error_buf, or NULL */
+	const char *error;         /* what failed (often error_buf), or NULL */
 	char error_buf[96];
 	struct gpu_fw fw;
 	struct gpu_bench full, rect;
-	uint32_t rect_y;
 	unsigned hold_s;
 	bool all_scanouts;
 	/* --all-scanouts: the source of the mode we forced on a disabled one */
@@ -199,7 +199,7 @@ static void gop_bench(EFI_GRAPHICS_OUTPUT_PROTOCOL *gop, uint32_t *px,
 	EFI_STATUS st;
 	uint64_t t0;
 
-	*b = (struct gpu_bench){ .ran = true, .width = w, .height = h };
+	*b = (struct gpu_bench){ .ran = true, .y = y, .width = w, .height = h };
 	/* One untimed Blt first: the firmware may map or allocate lazily. */
 	st = gop->Blt(gop, buf, EfiBltBufferToVideo, 0, y, 0, y, w, h, delta);
 	t0 = plat_now_us();
@@ -256,7 +256,7 @@ static void vgpu_bench(struct vgpu *g, bool full, uint32_t y, uint32_t w,
 	struct gfx_surface *s = vgpu_surface(g);
 	uint64_t t0 = plat_now_us();
 
-	*b = (struct gpu_bench){ .ran = true, .width = w, .height = h };
+	*b = (struct gpu_bench){ .ran = true, .y = y, .width = w, .height = h };
 	for (uint32_t i = 0; i < runs && !b->err; i++) {
 		if (full)
 			gfx_damage_all(s);
@@ -275,12 +275,12 @@ static void driver_bench(struct gpu_report *r)
 	struct gfx_surface *s = vgpu_surface(r->g);
 	uint32_t w = r->fw.has_gop ? VQ_MIN(r->fw.width, s->width) : s->width;
 	uint32_t h = VQ_MIN((uint32_t)GPU_RECT_HEIGHT, s->height);
+	uint32_t y = s->height / 4;
 
-	r->rect_y = s->height / 4;
-	if (r->rect_y + h > s->height)
-		r->rect_y = 0;
+	if (y + h > s->height)
+		y = 0;
 	vgpu_bench(r->g, true, 0, s->width, s->height, GPU_FULL_RUNS, &r->full);
-	vgpu_bench(r->g, false, r->rect_y, w, h, GPU_RECT_RUNS, &r->rect);
+	vgpu_bench(r->g, false, y, w, h, GPU_RECT_RUNS, &r->rect);
 }
 
 /* Drive the disabled scanouts too, at what vgpu_choose_mode gives them. */
@@ -475,6 +475,7 @@ static void json_bench(struct json *j, const char *key, const struct gpu_bench *
 		return;
 	}
 	json_begin_object(j, key);
+	json_uint(j, "y", b->y);
 	json_uint(j, "width", b->width);
 	json_uint(j, "height", b->height);
 	json_uint(j, "updates", b->runs);
