@@ -276,7 +276,8 @@ def wait_screen(vm, name, ok, tries=20):
 @pytest.mark.parametrize("w,h", [(1024, 768), (800, 600)])
 def test_vqboot_menu_on_screen(vm_name, w, h):
     """Down moves the highlight bar from the first entry's row to the
-    second's; the title bar is row 0; the highlighted row holds text."""
+    second's; the title bar is row 0; the highlighted row holds text; 'e'
+    shows the edit line with its cursor."""
     disk = menu_disk(vm_name, b"timeout 30\n", THREE, FAKE_KERNEL)
     vm = VM(vm_name, disks=[(disk.path, "bootindex=1")], devices=[gpu(w, h)],
             extra=["-vga", "none"])
@@ -289,6 +290,10 @@ def test_vqboot_menu_on_screen(vm_name, w, h):
         vm.run_more(until=r"> 2\) Entry b", timeout=30)
         assert not vm.timed_out, f"Down did not move the selection; log {vm.log_path}"
         img = wait_screen(vm, "menu-down.ppm", lambda i: menu_ok(i, w, 3))
+        vm.type(b"e")
+        vm.run_more(until=r"edit> console=ttyS0", timeout=30)
+        assert not vm.timed_out, f"'e' did not open the editor; log {vm.log_path}"
+        edit = wait_screen(vm, "menu-edit.ppm", lambda i: edit_ok(i, w, h))
     assert "vgpu" in vm.output and f"scanout 0: {w}x{h}" in vm.output, vm.log_path
     assert img[:2] == (w, h)
     scale, cw, ch = layout(w)
@@ -321,7 +326,20 @@ def test_vqboot_menu_on_screen(vm_name, w, h):
     # The third entry is drawn, unhighlighted, with foreground text.
     third = row_pixels(img, 4, ch)
     assert count(third, SCREEN_BG) > len(third) // 2 and count(third, SCREEN_HILITE_BG) == 0
+    assert edit_ok(edit, w, h), f"no edit line with a cursor: {vm.dir}/menu-edit.ppm"
     disk.assert_unchanged()
+
+
+def edit_ok(img, w, h):
+    """The edit line (rows - 2) holds the command line, and its cursor, a
+    SCREEN_FG block one cell wide and 2 * scale high, sits on the row's
+    bottom after the text ("console=ttyS0": the cursor at the end, cell 13)."""
+    scale, cw, ch = layout(w)
+    row = h // ch - 2
+    text = count(row_pixels(img, row, ch), SCREEN_FG)
+    y = (row + 1) * ch - 1
+    cursor = [pixel(img, x, y) for x in range(13 * cw, 14 * cw)]
+    return text > 100 and count(cursor, SCREEN_FG) == cw
 
 
 BIG_GARBAGE = 12 << 20     # bytes of a "kernel" that is not one
