@@ -545,7 +545,25 @@ struct vblk_io {
 	uint8_t *buf;
 	size_t left;
 	int err;               /* first error */
+	/* A vectored read: pieces not started yet (checked by the caller). */
+	const struct bdev_iov *iov;
+	unsigned iov_left;
 };
+
+/* Moves @io to its next non-empty piece; false when there is none. */
+static bool next_piece(const struct vblk *b, struct vblk_io *io)
+{
+	uint64_t per = b->info.blk_size / VBLK_SECTOR;
+
+	while (!io->left && io->iov_left) {
+		io->sector = io->iov->lba * per;
+		io->buf = io->iov->buf;
+		io->left = (size_t)(io->iov->count * b->info.blk_size);
+		io->iov++;
+		io->iov_left--;
+	}
+	return io->left != 0;
+}
 
 /* Posts requests while slots and ring space last. Returns how many. */
 static unsigned issue(struct vblk *b, struct vblk_io *io)
@@ -553,7 +571,7 @@ static unsigned issue(struct vblk *b, struct vblk_io *io)
 	unsigned n = 0;
 	struct vblk_slot *s;
 
-	while (io->left && !io->err && (s = free_slot(b))) {
+	while (next_piece(b, io) && !io->err && (s = free_slot(b))) {
 		size_t len = VQ_MIN(io->left, (size_t)b->info.max_request);
 		int ret;
 
@@ -718,8 +736,38 @@ static int vblk_read_blocks(struct blockdev *bd, uint64_t lba, uint64_t count,
 	return vblk_read(b, lba * per, buf, (size_t)(count * b->info.blk_size));
 }
 
+/* Every piece checked first: none reaches the device if one is bad. */
+static int check_piece(struct vblk *b, const struct bdev_iov *v)
+{
+	uint64_t per = b->info.blk_size / VBLK_SECTOR;
+
+	if (v->count > SIZE_MAX / b->info.blk_size || v->lba > UINT64_MAX / per)
+		return log_err(-VQ_ERANGE, "%s: block %llu + %llu out of range",
+			       b->d->name, (unsigned long long)v->lba,
+			       (unsigned long long)v->count);
+	return check_range(b, v->lba * per, (size_t)(v->count * b->info.blk_size));
+}
+
+/* The pieces stream through the slots like one long read: several in
+ * flight, each split to the request limits. */
+static int vblk_read_blocks_vec(struct blockdev *bd, const struct bdev_iov *iov,
+				unsigned n)
+{
+	struct vblk *b = bd->ctx;
+	struct vblk_io io = { .type = VIRTIO_BLK_T_IN, .iov = iov, .iov_left = n };
+
+	for (unsigned i = 0; i < n; i++) {
+		int ret = check_piece(b, &iov[i]);
+
+		if (ret)
+			return ret;
+	}
+	return n ? run_io(b, &io) : 0;
+}
+
 static const struct blockdev_ops vblk_bdev_ops = {
 	.read_blocks = vblk_read_blocks,
+	.read_blocks_vec = vblk_read_blocks_vec,
 };
 
 struct blockdev *vblk_bdev(struct vblk *b)
