@@ -174,8 +174,11 @@ class VM:
         s.close()
         return buf.decode("latin-1")
 
-    def screendump(self, path, head=None):
-        opt = f" -d {head}" if head is not None else ""
+    def screendump(self, path, device=None, head=None):
+        """QEMU 7.2: screendump FILE [-f FMT] [DEVICE [HEAD]]; a head needs
+        the device's id (-device ...,id=NAME)."""
+        opt = f" {device}" if device else ""
+        opt += f" {head}" if device and head is not None else ""
         self.hmp(f"screendump {path}{opt}")
         for _ in range(50):
             if os.path.exists(path) and os.path.getsize(path) > 0:
