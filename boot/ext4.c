@@ -1003,35 +1003,37 @@ static int ext4_read_data(struct ext4_file *f, uint64_t offset, uint8_t *buf,
 	struct ext4_fs *fs = f->fs;
 	uint32_t bs = fs->block_size;
 
+	struct bdev_batch batch;
+	int r = 0;
+
 	if (f->inode.flags & EXT4_INLINE_DATA_FL)
 		return ext4_read_inline(f, offset, buf, len);
-	while (len > 0) {
+	/* Extents go to the device together: several requests in flight. */
+	bdev_batch_init(&batch, fs->base.bd);
+	while (len > 0 && !r) {
 		uint64_t lblk = offset >> fs->log_block_size;
 		uint32_t in = (uint32_t)(offset & (bs - 1));
 		uint64_t want = ((uint64_t)in + len + bs - 1) >> fs->log_block_size;
 		struct ext4_run run;
 		size_t n;
-		int r;
 
 		r = ext4_run_at(f, lblk, want, &run);
 		if (r < 0)
-			return r;
+			break;
 		n = (size_t)VQ_MIN((run.len << fs->log_block_size) - in,
 				   (uint64_t)len);
 		if (run.pblk == 0)
 			memset(buf, 0, n);
-		else {
-			r = bdev_read(fs->base.bd,
-				      (run.pblk << fs->log_block_size) + in, buf,
-				      n);
-			if (r < 0)
-				return r;
-		}
+		else
+			r = bdev_batch_add(&batch,
+					   (run.pblk << fs->log_block_size) + in,
+					   buf, n);
 		buf += n;
 		offset += n;
 		len -= n;
 	}
-	return 0;
+	/* Nothing was sent yet for the gathered pieces: an error drops them. */
+	return r ? r : bdev_batch_flush(&batch);
 }
 
 static int ext4_read_checked(struct ext4_file *f, uint64_t offset, void *buf,

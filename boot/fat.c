@@ -436,15 +436,20 @@ static const struct fat_run *fat_find_run(struct fat_file *f, uint32_t index)
 	return &f->runs[lo];
 }
 
-/* Read a range the caller has checked against f->size. */
+/* Read a range the caller has checked against f->size: one piece per
+ * cluster run, the runs handed to the device together (bdev_batch), so a
+ * fragmented file keeps several requests in flight. */
 static int fat_file_read_range(struct fat_file *f, uint64_t offset,
 			       uint8_t *buf, size_t len)
 {
 	struct fat_fs *fs = f->fs;
+	struct bdev_batch batch;
+	int r = 0;
 
 	if (f->fixed_root)
 		return bdev_read(fs->base.bd, fs->root_offset + offset, buf, len);
-	while (len) {
+	bdev_batch_init(&batch, fs->base.bd);
+	while (len && !r) {
 		uint32_t index = (uint32_t)(offset / fs->cluster_size);
 		const struct fat_run *run = fat_find_run(f, index);
 		uint64_t within = offset - (uint64_t)run->index * fs->cluster_size;
@@ -453,15 +458,15 @@ static int fat_file_read_range(struct fat_file *f, uint64_t offset,
 		uint64_t disk = fs->data_offset +
 				(uint64_t)(run->cluster - 2) * fs->cluster_size +
 				within;
-		int r = bdev_read(fs->base.bd, disk, buf, n);
 
-		if (r < 0)
-			return r;
+		r = bdev_batch_add(&batch, disk, buf, n);
 		buf += n;
 		offset += n;
 		len -= n;
 	}
-	return 0;
+	if (!r)
+		r = bdev_batch_flush(&batch);
+	return r;
 }
 
 /* ---- opening files and directories -------------------------------------- */
