@@ -18,7 +18,7 @@
 #include "virtio_blk.h"
 
 #define VBLK_QUEUE 0
-#define VBLK_SLOTS 8
+#define VBLK_SLOTS 32
 #define VBLK_BOUNCE_TOTAL (4u << 20)
 #define VBLK_MAX_REQUEST (1u << 20)
 #define VBLK_MAX_SEGS 64        /* data segments per request we build */
