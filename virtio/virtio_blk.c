@@ -4,8 +4,8 @@
  *
  * A request is {16-byte header, data segments, 1 status byte} (§5.2.6). The
  * headers and status bytes live in one preallocated DMA area, one slot per
- * request that may be in flight; each slot also owns a preallocated bounce
- * buffer. Data goes straight to the caller's buffer when the bus maps it as
+ * request that may be in flight; each slot also owns a bounce buffer, all
+ * allocated together the first time a request needs one. Data goes straight to the caller's buffer when the bus maps it as
  * an identity of the whole piece (and bouncing is not forced), through the
  * slot's bounce buffer otherwise.
  *
@@ -183,6 +183,9 @@ static int compute_limits(struct vblk *b, uint16_t queue_size)
 
 /* ---- slots and DMA ------------------------------------------------------- */
 
+/* Headers and status bytes now; bounce buffers only when a request needs
+ * one (ensure_bounce): with identity mappings they are never touched, and
+ * 4 MiB of DMA memory cost several ms to allocate and clear at open. */
 static int alloc_slots(struct vblk *b)
 {
 	const struct vpci_bus *bus = &b->d->bus;
@@ -195,13 +198,6 @@ static int alloc_slots(struct vblk *b)
 	if (ret)
 		return log_err(ret, "%s: no DMA memory for request headers",
 			       b->d->name);
-	ret = bus->ops->dma_alloc(bus->ctx, per * VBLK_SLOTS, &b->bounce);
-	if (ret) {
-		bus->ops->dma_free(bus->ctx, &b->hdrs);
-		b->hdrs.host = NULL;
-		return log_err(ret, "%s: no DMA memory for %zu bytes of bounce buffers",
-			       b->d->name, per * VBLK_SLOTS);
-	}
 	b->bounce_size = per;
 	b->nslots = VBLK_SLOTS;
 	for (unsigned i = 0; i < VBLK_SLOTS; i++) {
@@ -209,8 +205,27 @@ static int alloc_slots(struct vblk *b)
 
 		s->hdr = (uint8_t *)b->hdrs.host + i * VBLK_SLOT_STRIDE;
 		s->hdr_dev = b->hdrs.dev + i * VBLK_SLOT_STRIDE;
-		s->bounce = (uint8_t *)b->bounce.host + i * per;
-		s->bounce_dev = b->bounce.dev + i * per;
+	}
+	return 0;
+}
+
+static int ensure_bounce(struct vblk *b)
+{
+	const struct vpci_bus *bus = &b->d->bus;
+	size_t per = b->bounce_size;
+	int ret;
+
+	if (b->bounce.host)
+		return 0;
+	ret = bus->ops->dma_alloc(bus->ctx, per * VBLK_SLOTS, &b->bounce);
+	if (ret) {
+		b->bounce.host = NULL;
+		return log_err(ret, "%s: no DMA memory for %zu bytes of bounce buffers",
+			       b->d->name, per * VBLK_SLOTS);
+	}
+	for (unsigned i = 0; i < VBLK_SLOTS; i++) {
+		b->slots[i].bounce = (uint8_t *)b->bounce.host + i * per;
+		b->slots[i].bounce_dev = b->bounce.dev + i * per;
 	}
 	return 0;
 }
@@ -453,6 +468,11 @@ static int submit(struct vblk *b, struct vblk_slot *s, uint32_t type,
 	if (map_direct(b, s)) {
 		data_dev = (uintptr_t)buf;
 	} else {
+		ret = ensure_bounce(b);
+		if (ret) {
+			release_slot(b, s);
+			return ret;
+		}
 		/* The bounce buffer may be smaller than a direct piece. */
 		s->len = VQ_MIN(len, b->bounce_size);
 		s->bounced = true;

@@ -5,8 +5,8 @@
  * Sector numbers on the wire are always 512-byte units, whatever BLK_SIZE
  * says. Reads are split to honour SEG_MAX and SIZE_MAX and kept several in
  * flight. Data goes straight into the caller's buffer when the bus maps it
- * as an identity, through preallocated DMA bounce buffers otherwise (or
- * always, when forced).
+ * as an identity, through DMA bounce buffers otherwise (or always, when
+ * forced), allocated the first time one is needed.
  */
 #ifndef VQ_VIRTIO_BLK_H
 #define VQ_VIRTIO_BLK_H
@@ -93,8 +93,8 @@ uint64_t vblk_features(uint64_t offered);
 
 /**
  * Initialise the device behind @d (a probed block device): negotiate
- * features, set up the request queue, preallocate request headers and bounce
- * buffers, read the config. On failure the device is reset. Renames
+ * features, set up the request queue, preallocate request headers, read the
+ * config. Bounce buffers are allocated when a request first needs one. On failure the device is reset. Renames
  * d->name to "vblk <bus name>".
  */
 int vblk_open(struct vdev *d, struct vblk **ret);
