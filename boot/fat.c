@@ -363,6 +363,33 @@ static int fat_chain_too_long(const struct fat_file *f, uint32_t first,
 }
 
 /*
+ * FAT16/32: how many links from @cur on go to the very next cluster
+ * (entry of c == c + 1), read straight from the cached FAT window: most
+ * chains are long contiguous stretches, and one entry at a time costs a
+ * cache lookup each. At most @max, never past the last cluster.
+ */
+static uint32_t fat_contiguous_links(struct fat_fs *fs, uint32_t cur,
+				     uint32_t max)
+{
+	uint32_t w = fs->base.type == FS_FAT32 ? 4 : 2, avail, n = 0;
+	const uint8_t *p;
+
+	if (fs->base.type == FS_FAT12 ||
+	    fat_cache_get(fs, (uint64_t)cur * w, &p, &avail) < 0)
+		return 0;
+	max = VQ_MIN(max, VQ_MIN(avail / w, fs->cluster_count + 1 - cur));
+	while (n < max) {
+		uint32_t v = w == 4 ? get_le32(p + n * 4) & 0x0fffffff
+				    : get_le16(p + n * 2);
+
+		if (v != cur + n + 1)
+			break;
+		n++;
+	}
+	return n;
+}
+
+/*
  * Walk the chain from @first into f->runs. A file (@is_dir false) needs
  * exactly @limit clusters; a directory ends where its chain ends but at
  * most @limit clusters. Both bounds also stop a looping chain.
@@ -378,9 +405,16 @@ static int fat_chain_load(struct fat_file *f, uint32_t first, uint32_t limit,
 		return log_err(-VQ_ECORRUPT, "fat: %s: first cluster %u outside 2..%u",
 			       f->name, first, fs->cluster_count + 1);
 	for (;;) {
+		uint32_t k;
+
 		r = fat_run_append(f, index++, cur);
 		if (r < 0)
 			return r;
+		/* Whole contiguous stretches at once; they cannot loop. */
+		k = fat_contiguous_links(fs, cur, limit - index);
+		f->runs[f->nruns - 1].count += k;
+		index += k;
+		cur += k;
 		r = fat_get_entry(fs, cur, &next);
 		if (r < 0)
 			return r;
