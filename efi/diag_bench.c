@@ -24,7 +24,7 @@
 #include "boot/part.h"
 #include "virtio/virtio_blk.h"
 
-#define BENCH_BUF (4u << 20)
+#define BENCH_BUF (16u << 20)
 #define BENCH_DEFAULT_MIB 64
 #define BENCH_RANDOM_OPS 2000
 #define BENCH_ROUNDS_MAX 9
