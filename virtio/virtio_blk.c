@@ -20,7 +20,7 @@
 #define VBLK_QUEUE 0
 #define VBLK_SLOTS 32
 #define VBLK_BOUNCE_TOTAL (4u << 20)
-#define VBLK_MAX_REQUEST (1u << 20)
+#define VBLK_MAX_REQUEST (4u << 20)
 #define VBLK_MAX_SEGS 64        /* data segments per request we build */
 #define VBLK_SECTOR 512u
 #define VBLK_HDR_SIZE 16
