@@ -25,6 +25,7 @@
 #include "virtio/virtio_blk.h"
 
 #define BENCH_BUF (16u << 20)
+#define BENCH_MAX_REQUEST (4u << 20) /* the largest test request */
 #define BENCH_DEFAULT_MIB 64
 #define BENCH_RANDOM_OPS 2000
 #define BENCH_ROUNDS_MAX 9
@@ -302,7 +303,7 @@ static int find_layout(struct bench *b, struct blockdev *disk)
 	if (r)
 		return r;
 	b->seq_bytes = VQ_MIN(b->seq_bytes, b->region_len);
-	b->seq_bytes -= b->seq_bytes % BENCH_BUF;
+	b->seq_bytes -= b->seq_bytes % BENCH_MAX_REQUEST;
 	if (!b->seq_bytes || !b->fat_part)
 		return log_err(-VQ_ENOENT,
 			       "bench: %s: need a FAT partition and at least 4 MiB to read (%llu bytes found)",
