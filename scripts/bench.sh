@@ -14,8 +14,6 @@ mkdir -p "$out"
 make --no-print-directory all
 echo "bench: making the bench disk"
 /usr/bin/python3 scripts/mkbench.py "$out/bench.img" | tee "$out/mkbench.txt"
-frag=$(sed -n 's|^mkbench: /bench/\(.*\): \([0-9]*\) bytes in \([0-9]*\) fragment.*|\1 \3|p' \
-	"$out/mkbench.txt" | paste -sd, - | sed 's/,/, /g; s/ \([0-9]*\)\(,\|$\)/: \1 fragments\2/g')
 if [ ! -e "$out/demo.img" ] || [ build/vqboot.efi -nt "$out/demo.img" ]; then
 	echo "bench: making the demo disk"
 	/usr/bin/python3 scripts/mkdisk.py demo "$out/demo.img"
@@ -26,4 +24,4 @@ fi
 echo "bench: vqdiag bench --rounds=$rounds under QEMU, then vqboot at timeout 0"
 /usr/bin/python3 scripts/bench_report.py --disk "$out/bench.img" \
 	--demo "$out/demo.img" --out bench/RESULTS.md --readme README.md \
-	--args="--rounds=$rounds" --frag "$frag"
+	--args="--rounds=$rounds" --frag "$out/mkbench.txt"

@@ -53,7 +53,14 @@ def run_bench(disk, args, run):
     return json.loads(m.group(1))
 
 
-def run_demo(demo):
+def run_demo(demo, runs=3):
+    """The run with the median start-to-StartImage time of @runs boots."""
+    got = sorted((run_demo_once(demo) for _ in range(runs)),
+                 key=lambda d: d["total_ms"])
+    return got[len(got) // 2]
+
+
+def run_demo_once(demo):
     """vqboot at timeout 0 on the demo disk: its own read and total times.
     The firmware boots the disk's \\EFI\\BOOT\\BOOTX64.EFI itself, as in
     `make run`; bench.sh set the disk's loader.conf to timeout 0."""
@@ -118,6 +125,20 @@ def versions():
             cmd("dpkg-query -W -f '${Package} ${Version}' ovmf"))
 
 
+def frag_summary(path):
+    """'kernel.bin 8376263 bytes in 1 fragment, ...' from mkbench.py's lines."""
+    if not path or not os.path.exists(path):
+        return "see scripts/mkbench.py"
+    out = []
+    for line in open(path):
+        m = re.match(r"mkbench: /bench/(\S+): (\d+) bytes in (\d+) fragment", line)
+        if m:
+            n = int(m.group(3))
+            out.append(f"{m.group(1)} {int(m.group(2)) / 1e6:.1f} MB in "
+                       f"{n} fragment{'s' if n != 1 else ''}")
+    return ", ".join(out)
+
+
 def results_md(rows, rep, demo, nruns, frag):
     qemu, ovmf = versions()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -146,10 +167,19 @@ def results_md(rows, rep, demo, nruns, frag):
              "with vqboot's driver", ""]
     lines += table(rows) + [""] + targets(rows, demo) + [""]
     if demo:
-        lines += ["vqboot at timeout 0 on the demo disk (`scripts/mkdisk.py demo`): "
+        lines += ["vqboot at timeout 0 on the demo disk (`scripts/mkdisk.py demo`, "
+                  "median of 3 boots): "
                   f"entry {demo['entry']}, {demo['bytes']} bytes of kernel and initrd "
                   f"read in {demo['read_ms']} ms ({demo['mb_s']} MB/s); start to "
-                  f"StartImage {demo['total_ms']} ms.", ""]
+                  f"StartImage {demo['total_ms']} ms.", "",
+                  "The start-to-StartImage target is missed by construction on this "
+                  "disk: what comes before the first byte of the kernel (taking the "
+                  "device from the firmware, whose driver stack OVMF disconnects, "
+                  "opening it, reading the partition tables and the entries) costs "
+                  "some 40 ms under TCG whatever the file sizes, while 9 MB of "
+                  "kernel and initrd take a few ms at GB/s. The read time also "
+                  "swings with how much of the destination memory the host has "
+                  "already backed (first touch of guest pages).", ""]
     s = rep["vqboot_stats"]
     lines += [f"vqboot's driver over the run: {s['requests']} requests, "
               f"{s['bytes']} bytes ({s['bounced_bytes']} bounced), up to "
@@ -184,13 +214,14 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--readme")
     ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--frag", default="")
+    ap.add_argument("--frag", default="",
+                    help="mkbench.py's output: fragments per file")
     ap.add_argument("--args", default="")
     a = ap.parse_args()
     reports = [run_bench(a.disk, a.args, i) for i in range(a.runs)]
     rows = pick_rows(reports)
     demo = run_demo(a.demo) if a.demo else None
-    lines = results_md(rows, reports[0], demo, a.runs, a.frag)
+    lines = results_md(rows, reports[0], demo, a.runs, frag_summary(a.frag))
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write("\n".join(lines))
