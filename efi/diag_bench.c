@@ -634,10 +634,10 @@ EFI_STATUS diag_bench(struct diag_out *o, const struct diag_params *p)
 		log_error("bench: no virtio disk");
 		st = EFI_NOT_FOUND;
 	} else {
-		/* Info lines ("vblk ...: N sectors") would land inside the JSON. */
+		/* Log lines would land inside the JSON: errors go into it instead. */
 		int level = log_max_level;
 		if (o->json && level == LOG_INFO)
-			log_max_level = LOG_WARN;
+			log_max_level = -1;
 		st = bench_run(o, &b);
 		log_max_level = level;
 	}

@@ -454,10 +454,10 @@ EFI_STATUS diag_blk(struct diag_out *o, const struct diag_params *p)
 		log_error("vqdiag blk: no memory for a %u-byte buffer", BLK_CHUNK);
 		return EFI_OUT_OF_RESOURCES;
 	}
-	/* Info lines ("vblk ...: N sectors") would land inside the JSON. */
+	/* Log lines would land inside the JSON: errors go into it instead. */
 	int level = log_max_level;
 	if (o->json && level == LOG_INFO)
-		log_max_level = LOG_WARN;
+		log_max_level = -1;
 	st = blk_all(o, p, devs, n, buf);
 	log_max_level = level;
 	efi_pages_free(buf, BLK_CHUNK);

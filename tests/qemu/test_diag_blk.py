@@ -104,3 +104,22 @@ def test_blk_range_and_address(vm_name):
     assert d["vqboot"]["bytes"] == 4096 * 512
     disk.assert_unchanged()
     other.assert_unchanged()
+
+
+def test_blk_read_error_names_sector(vm_name):
+    """A sector that fails to read (QEMU blkdebug): both paths stop there
+    and name it."""
+    disk = small_disk(vm_name)
+    bad = 30000
+    cfg = disk.path + ".blkdebug"
+    with open(cfg, "w") as f:
+        f.write(f'[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "{bad}"\n')
+    vm, log = run_vqdiag(vm_name, "blk --json",
+                         disks=[(f"blkdebug:{cfg}:{disk.path}", "")])
+    (d,) = parse_json_report(log, vm)["disks"]
+    for side in ("firmware", "vqboot"):
+        assert "error" in d[side], f"{side}: {d[side]}; log {vm.log_path}"
+        assert d[side]["error_sector"] == bad, (side, d[side])
+        assert d[side]["bytes"] <= bad * 512
+    assert d["match"] is None
+    disk.assert_unchanged()
