@@ -454,6 +454,9 @@ EFI_STATUS diag_blk(struct diag_out *o, const struct diag_params *p)
 		log_error("vqdiag blk: no memory for a %u-byte buffer", BLK_CHUNK);
 		return EFI_OUT_OF_RESOURCES;
 	}
+	/* The first path to write a fresh page would pay for the host backing
+	 * it: touch the buffer before either reads. */
+	memset(buf, 0, BLK_CHUNK);
 	/* Log lines would land inside the JSON: errors go into it instead. */
 	int level = log_max_level;
 	if (o->json && level == LOG_INFO)
