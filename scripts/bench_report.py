@@ -183,7 +183,8 @@ def results_md(rows, rep, demo, nruns, frag):
     s = rep["vqboot_stats"]
     lines += [f"vqboot's driver over the run: {s['requests']} requests, "
               f"{s['bytes']} bytes ({s['bounced_bytes']} bounced), up to "
-              f"{s['max_inflight']} in flight.", ""]
+              f"{s['max_inflight']} in flight; "
+              f"{s.get('failed_tests', 0)} vqboot test(s) failed in the run.", ""]
     return lines
 
 

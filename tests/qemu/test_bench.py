@@ -42,4 +42,5 @@ def test_bench_short(vm_name):
     assert rows["file_kernel"]["vqboot"]["bytes"] == (1 << 20) - 12345
     assert rows["rand_4k"]["unit"] == rows["rand_4k_qd1"]["unit"] == "ops/s"
     assert rep["vqboot_stats"]["requests"] > 0
+    assert rep["vqboot_stats"]["failed_tests"] == 0
     disk.assert_unchanged()
