@@ -13,7 +13,8 @@
 #   - the first 64 KiB of the kernel scripts/kernel.sh cached, if present,
 #     and of build/vqboot.efi, if built;
 #   - synthetic inputs for the device-model targets, in their input formats.
-# The corpora are remade only when this script changes (a stamp file).
+# The corpora are remade only when this script or the test images change
+# (stamp files), or when FUZZ_SEEDS_FORCE is set.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -24,7 +25,8 @@ stamp=$out/.stamp
 export MTOOLS_SKIP_CHECK=1 LC_ALL=C
 
 if [ -e "$stamp" ] && [ ! "$here/seeds.sh" -nt "$stamp" ] &&
-   [ -z "${FUZZ_SEEDS_FORCE:-}" ]; then
+   [ -z "${FUZZ_SEEDS_FORCE:-}" ] &&
+   [ -z "$(find "$images" -maxdepth 1 -name '.*.stamp' -newer "$stamp" 2>/dev/null)" ]; then
 	exit 0
 fi
 rm -rf "$out"
