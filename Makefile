@@ -147,7 +147,7 @@ fuzz-smoke: fuzz-build
 	$(Q)sh tests/fuzz/run.sh smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 lint: $(GEN_HDRS)
-	$(Q)sh scripts/lint.sh
+	$(Q)EFI_INC=$(EFI_INC) sh scripts/lint.sh
 
 .PHONY: fuzz fuzz-build fuzz-smoke lint
 # ==== end of fuzzing and lint ===============================================
