@@ -12,6 +12,11 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
+for tool in cppcheck clang-tidy; do
+	command -v "$tool" >/dev/null 2>&1 && continue
+	echo "lint: $tool is not installed (Debian: apt-get install cppcheck clang-tidy)"
+	exit 2
+done
 efi_inc=${EFI_INC:-/usr/include/efi}
 jobs=${LINT_JOBS:-2}
 out=build/lint
