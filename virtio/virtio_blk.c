@@ -22,6 +22,8 @@
 #define VBLK_BOUNCE_TOTAL (4u << 20)
 #define VBLK_MAX_REQUEST (4u << 20)
 #define VBLK_MAX_SEGS 64        /* data segments per request we build */
+#define VBLK_SPREAD 4           /* split a lone read into this many requests */
+#define VBLK_SPREAD_MIN (1u << 20) /* ... but none smaller than this */
 #define VBLK_SECTOR 512u
 #define VBLK_HDR_SIZE 16
 #define VBLK_SLOT_STRIDE 32     /* header + status byte, 16-aligned */
@@ -568,6 +570,7 @@ struct vblk_io {
 	/* A vectored read: pieces not started yet (checked by the caller). */
 	const struct bdev_iov *iov;
 	unsigned iov_left;
+	uint64_t unissued;     /* bytes of all pieces not yet sent */
 };
 
 /* Moves @io to its next non-empty piece; false when there is none. */
@@ -585,6 +588,22 @@ static bool next_piece(const struct vblk *b, struct vblk_io *io)
 	return io->left != 0;
 }
 
+/*
+ * Bytes for the next request: up to max_request, but a read too small to
+ * fill VBLK_SPREAD requests of that size is cut into VBLK_SPREAD (not below
+ * VBLK_SPREAD_MIN), so that the device works on several at once: QEMU
+ * reads each request with its own worker. Whole logical blocks.
+ */
+static size_t request_len(const struct vblk *b, const struct vblk_io *io)
+{
+	uint64_t want = VQ_MAX(io->unissued / VBLK_SPREAD, (uint64_t)VBLK_SPREAD_MIN);
+	size_t len = (size_t)VQ_MIN((uint64_t)io->left,
+				    VQ_MIN(want, (uint64_t)b->info.max_request));
+
+	len -= len % b->info.blk_size;
+	return len ? len : VQ_MIN(io->left, (size_t)b->info.max_request);
+}
+
 /* Posts requests while slots and ring space last. Returns how many. */
 static unsigned issue(struct vblk *b, struct vblk_io *io)
 {
@@ -592,7 +611,7 @@ static unsigned issue(struct vblk *b, struct vblk_io *io)
 	struct vblk_slot *s;
 
 	while (next_piece(b, io) && !io->err && (s = free_slot(b))) {
-		size_t len = VQ_MIN(io->left, (size_t)b->info.max_request);
+		size_t len = request_len(b, io);
 		int ret;
 
 		/* submit() may shorten a bounced piece: advance by s->len. */
@@ -607,6 +626,7 @@ static unsigned issue(struct vblk *b, struct vblk_io *io)
 		io->sector += s->len / VBLK_SECTOR;
 		io->buf += s->len;
 		io->left -= s->len;
+		io->unissued -= VQ_MIN(io->unissued, (uint64_t)s->len);
 		n++;
 	}
 	return n;
@@ -669,7 +689,7 @@ static int vblk_rw(struct vblk *b, uint32_t type, uint64_t sector, void *buf,
 		   size_t len)
 {
 	struct vblk_io io = { .type = type, .sector = sector, .buf = buf,
-			      .left = len };
+			      .left = len, .unissued = len };
 	int ret = check_range(b, sector, len);
 
 	if (ret || !len)
@@ -696,7 +716,8 @@ static int small_request(struct vblk *b, uint32_t type, uint8_t *buf,
 			 size_t len)
 {
 	bool force = b->force_bounce;
-	struct vblk_io io = { .type = type, .buf = buf, .left = len };
+	struct vblk_io io = { .type = type, .buf = buf, .left = len,
+			      .unissued = len };
 	int ret;
 
 	b->force_bounce = true;
@@ -781,6 +802,9 @@ static int vblk_read_blocks_vec(struct blockdev *bd, const struct bdev_iov *iov,
 
 		if (ret)
 			return ret;
+		/* Saturating: the sum only steers request sizes. */
+		io.unissued += VQ_MIN(iov[i].count * b->info.blk_size,
+				      UINT64_MAX - io.unissued);
 	}
 	return n ? run_io(b, &io) : 0;
 }

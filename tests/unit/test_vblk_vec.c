@@ -196,6 +196,24 @@ static void test_vec_bounced(void **state)
 	assert_int_equal(fake_pci_live_dma(fp), 3);
 }
 
+/* A lone read is spread over several requests of at least 1 MiB so that
+ * the device can work on them at once. */
+static void test_lone_read_spread(void **state)
+{
+	struct vblk_stats st;
+
+	(void)state;
+	open_dev(254, 0, 512);
+	assert_int_equal(vblk_read(blk, 0, buf, DISK_SECTORS * 512), 0);
+	assert_disk(buf, 0, DISK_SECTORS * 512);
+	vblk_get_stats(blk, &st);
+	assert_int_equal(fb->requests, 2);
+	assert_int_equal(st.max_inflight, 2);
+	/* Below 1 MiB nothing is split. */
+	assert_int_equal(vblk_read(blk, 8, buf, 768 * 1024), 0);
+	assert_int_equal(fb->requests, 3);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -207,6 +225,7 @@ int main(void)
 		T(test_vec_bad_piece_sends_nothing),
 		T(test_vec_ioerr_names_piece),
 		T(test_vec_bounced),
+		T(test_lone_read_spread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
