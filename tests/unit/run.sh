@@ -22,12 +22,13 @@ for gen in "$here"/images/mk_*.sh; do
 done
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-pass=0 fail=0 failed=""
+pass=0 fail=0 failed="" cases=0
 for t in "$@"; do
 	name=$(basename "$t")
 	if "$t" > "$images/../$name.log" 2>&1; then
 		pass=$((pass + 1))
 		n=$(grep -c '^\[       OK \]' "$images/../$name.log")
+		cases=$((cases + n))
 		echo "  PASS    $name ($n cases)"
 	else
 		fail=$((fail + 1)); failed="$failed $name"
@@ -35,6 +36,5 @@ for t in "$@"; do
 		cat "$images/../$name.log"
 	fi
 done
-cases=$(cat "$images"/../*.log 2>/dev/null | grep -c '^\[       OK \]')
 echo "unit: $pass binaries passed, $fail failed ($cases cases ok)"
 [ "$fail" -eq 0 ]
