@@ -78,6 +78,13 @@ static const struct bench_def {
 			    .qd1 = true },
 };
 
+#define BENCH_FAILS_KEPT 8
+
+struct bench_fail {
+	unsigned round, test;
+	int err;
+};
+
 struct bench_result {
 	int err;
 	uint64_t bytes;
@@ -104,6 +111,7 @@ struct bench {
 	size_t file_cap;
 	unsigned rounds;
 	unsigned vq_errors;                 /* vqboot tests that failed */
+	struct bench_fail fails[BENCH_FAILS_KEPT];
 	struct bench_result runs[BENCH_ROUNDS_MAX][SIDES][T_COUNT];
 	struct bench_result res[SIDES][T_COUNT];  /* the median round */
 	struct bdev_iov iov[BENCH_BATCH];
@@ -394,8 +402,10 @@ static int vqboot_test(struct bench *b, unsigned t, struct bench_result *ret)
 
 /* One round: each test through the firmware and at once through vqboot,
  * so that the two figures of a row are seconds apart on a shared host. */
-static int bench_round(struct bench *b, struct bench_result (*res)[T_COUNT])
+static int bench_round(struct bench *b, unsigned round)
 {
+	struct bench_result (*res)[T_COUNT] = b->runs[round];
+
 	for (unsigned t = 0; t < T_COUNT; t++) {
 		int r;
 
@@ -409,6 +419,9 @@ static int bench_round(struct bench *b, struct bench_result (*res)[T_COUNT])
 		r = vqboot_test(b, t, &res[SIDE_VQ][t]);
 		if (r) {
 			res[SIDE_VQ][t].err = r;
+			if (b->vq_errors < BENCH_FAILS_KEPT)
+				b->fails[b->vq_errors] = (struct bench_fail){
+					.round = round, .test = t, .err = r };
 			b->vq_errors++;
 		}
 	}
@@ -507,6 +520,15 @@ static void put_stats(struct diag_out *o, const struct bench *b)
 		json_uint(&o->j, "max_inflight", s->max_inflight);
 		json_uint(&o->j, "failed_tests", b->vq_errors);
 		json_end_object(&o->j);
+		json_begin_array(&o->j, "failures");
+		for (unsigned i = 0; i < VQ_MIN(b->vq_errors, (unsigned)BENCH_FAILS_KEPT); i++) {
+			json_begin_object(&o->j, NULL);
+			json_uint(&o->j, "round", b->fails[i].round);
+			json_string(&o->j, "test", defs[b->fails[i].test].key);
+			json_string(&o->j, "error", vq_strerror(b->fails[i].err));
+			json_end_object(&o->j);
+		}
+		json_end_array(&o->j);
 		return;
 	}
 	con_printf("vqboot driver: %llu requests, %llu bytes (%llu bounced), up to %u in flight; %u failed tests\n",
@@ -605,7 +627,7 @@ static EFI_STATUS bench_run(struct diag_out *o, struct bench *b)
 	/* Each test: the firmware, then vqboot after taking the device, which
 	 * goes back to the firmware's driver for the next one. */
 	for (unsigned i = 0; i < b->rounds; i++) {
-		r = bench_round(b, b->runs[i]);
+		r = bench_round(b, i);
 		if (r)
 			return efi_from_vq(r);
 	}

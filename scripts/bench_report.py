@@ -184,7 +184,10 @@ def results_md(rows, rep, demo, nruns, frag):
     lines += [f"vqboot's driver over the run: {s['requests']} requests, "
               f"{s['bytes']} bytes ({s['bounced_bytes']} bounced), up to "
               f"{s['max_inflight']} in flight; "
-              f"{s.get('failed_tests', 0)} vqboot test(s) failed in the run.", ""]
+              f"{s.get('failed_tests', 0)} vqboot test(s) failed in the run"
+              + "".join(f"; round {f['round']} {f['test']}: {f['error']}"
+                        for f in rep.get("failures", []))
+              + ".", ""]
     return lines
 
 
