@@ -1,14 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Disk benchmark: firmware versus vqboot in one boot, under QEMU (TCG).
-#   sh scripts/bench.sh [ROUNDS]   (default 5 rounds in one boot; medians)
+#   sh scripts/bench.sh [ROUNDS]   (default 9 rounds in one boot; medians)
 # Builds vqboot, makes the bench disk (scripts/mkbench.py) and the demo disk
 # (scripts/mkdisk.py demo), runs `vqdiag bench --json` and vqboot at timeout
 # 0, and writes bench/RESULTS.md and the README's Performance table.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-rounds=${1:-5}
+rounds=${1:-9}
 out=build/bench
 mkdir -p "$out"
 make --no-print-directory all
