@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vqdiag bench: disk read speed on the first virtio disk, in one boot, first
- * through the firmware (OVMF's virtio-blk driver behind EFI_BLOCK_IO, and
- * its FAT driver behind EFI_FILE_PROTOCOL), then through vqboot's own
- * driver and FAT after taking the device. Both sides run the same tests on
- * the same bytes: sequential reads with 4 KiB .. 4 MiB requests, 4 KiB
- * random reads at the same pseudo-random offsets, and whole files read by
- * path in LOAD_CHUNK pieces, the way vqboot loads a kernel.
+ * vqdiag bench: disk read speed on the first virtio disk, in one boot. Each
+ * test runs through the firmware (OVMF's virtio-blk driver behind
+ * EFI_BLOCK_IO, its FAT driver behind EFI_FILE_PROTOCOL) and straight after
+ * through vqboot's own driver and FAT, the device taken from the firmware
+ * for it and given back after; --rounds repeats that and each row reports
+ * the round with the median ratio. Both sides read the same bytes:
+ * sequential reads with 4 KiB .. 4 MiB requests, 4 KiB random reads at the
+ * same pseudo-random offsets, and whole files read by path in LOAD_CHUNK
+ * pieces, the way vqboot loads a kernel. Timing: plat_now_us (the TSC,
+ * calibrated against the firmware's Stall).
  *
  * The bench disk (scripts/mkbench.py): a FAT partition holding /bench/
  * kernel.bin, initrd.bin (contiguous) and kernfrag.bin, initfrag.bin
