@@ -40,28 +40,37 @@ static int bus_cfg_read(void *ctx, uint32_t off, unsigned width, uint32_t *ret)
 
 /* GetBarAttributes returns ACPI QWORD address space descriptors (0x8A):
  * resource type at byte 3 (0 memory, 1 I/O), length at byte 38. */
+static void lookup_bar(struct efi_pci_dev *d, uint8_t bar)
+{
+	uint8_t *res = NULL;
+	EFI_STATUS st;
+
+	d->bar_known |= 1u << bar;
+	st = d->pci->GetBarAttributes(d->pci, bar, NULL, (void **)&res);
+	if (EFI_ERROR(st) || !res)
+		return;
+	if (res[0] == 0x8A && get_le64(res + 38)) {
+		d->bar_valid |= 1u << bar;
+		if (res[3] == 1)
+			d->bar_io |= 1u << bar;
+		d->bar_size[bar] = get_le64(res + 38);
+	}
+	BS->FreePool(res);
+}
+
 static int bus_bar_info(void *ctx, uint8_t bar, bool *ret_io, uint64_t *ret_size)
 {
 	struct efi_pci_dev *d = ctx;
-	uint8_t *res = NULL;
-	EFI_STATUS st;
-	int r = -VQ_ENODEV;
 
 	if (bar > 5)
 		return -VQ_ENODEV;
-	st = d->pci->GetBarAttributes(d->pci, bar, NULL, (void **)&res);
-	if (EFI_ERROR(st) || !res)
+	if (!(d->bar_known & (1u << bar)))
+		lookup_bar(d, bar);
+	if (!(d->bar_valid & (1u << bar)))
 		return -VQ_ENODEV;
-	if (res[0] == 0x8A) {
-		uint64_t len = get_le64(res + 38);
-		if (len) {
-			*ret_io = res[3] == 1;
-			*ret_size = len;
-			r = 0;
-		}
-	}
-	BS->FreePool(res);
-	return r;
+	*ret_io = d->bar_io & (1u << bar);
+	*ret_size = d->bar_size[bar];
+	return 0;
 }
 
 static int bar_access(struct efi_pci_dev *d, bool write, uint8_t bar,

@@ -62,6 +62,12 @@ struct efi_pci_dev {
 	bool owned;          /* we hold PciIo BY_DRIVER|EXCLUSIVE */
 	bool had_driver;     /* a firmware driver was bound before we took it */
 	bool attrs_changed;
+	/* BAR kinds and sizes, looked up once: GetBarAttributes allocates,
+	 * which is too slow for every register access (every notify). */
+	uint8_t bar_known;   /* bit per BAR: looked up */
+	uint8_t bar_valid;   /* bit per BAR: implemented */
+	uint8_t bar_io;      /* bit per BAR: I/O space */
+	uint64_t bar_size[6];
 	struct vdev vdev;    /* probed transport */
 };
 
