@@ -100,7 +100,7 @@ def table(rows):
 
 def targets(rows, demo):
     by = {r["test"]: r for r in rows}
-    out = ["| target (issue 6) | measured | |", "| --- | ---: | --- |"]
+    out = ["| target (vqboot / firmware) | measured | |", "| --- | ---: | --- |"]
     for key, want in TARGETS:
         got = by[key]["ratio"]
         out.append(f"| {by[key]['what']} >= {want:g}x | {got:.2f}x | "
