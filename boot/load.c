@@ -7,18 +7,29 @@ struct load_ctx {
 	const struct load_ops *ops;
 	uint64_t done, total;
 	uint64_t read_us;
+	size_t chunk;
 };
+
+static void adapt_chunk(struct load_ctx *c, uint64_t took_us)
+{
+	if (took_us > LOAD_STEP_US && c->chunk > LOAD_CHUNK_MIN)
+		c->chunk /= 2;
+	else if (took_us < LOAD_STEP_US / 4 && c->chunk < LOAD_CHUNK_MAX)
+		c->chunk *= 2;
+}
 
 static int read_file_into(struct load_ctx *c, struct fs_file *f,
 			  const struct fs_ops *fo, uint8_t *dst, uint64_t size,
 			  const char *path, const char *vol)
 {
 	for (uint64_t off = 0; off < size;) {
-		size_t n = (size_t)VQ_MIN((uint64_t)LOAD_CHUNK, size - off);
+		size_t n = (size_t)VQ_MIN((uint64_t)c->chunk, size - off);
 		uint64_t t0 = plat_now_us();
 		int r = fo->read(f, off, dst + off, n);
+		uint64_t took = plat_now_us() - t0;
 
-		c->read_us += plat_now_us() - t0;
+		c->read_us += took;
+		adapt_chunk(c, took);
 		if (r)
 			return log_err(r, "%s on %s: read failed at byte %llu: %s", path,
 				       vol, (unsigned long long)off, vq_strerror(r));
@@ -140,7 +151,7 @@ int load_entry(struct boot_scan *s, const struct bls_entry *e,
 	const char *path = e->linux_path[0] ? e->linux_path : e->efi_path;
 	struct fs_file *files[BLS_INITRD_MAX + 1] = { 0 };
 	uint64_t sizes[BLS_INITRD_MAX + 1] = { 0 };
-	struct load_ctx c = { .ops = ops };
+	struct load_ctx c = { .ops = ops, .chunk = LOAD_CHUNK };
 	struct loaded_entry *l = ret;
 	int r;
 

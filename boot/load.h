@@ -13,7 +13,13 @@
 
 #define LOAD_CMDLINE_MAX 4096
 #define LOAD_FILE_MAX (1024ULL << 20) /* refuse single files over 1 GiB */
-#define LOAD_CHUNK (4u << 20)         /* bytes per read between progress calls */
+/* Bytes per read between progress calls: starts at LOAD_CHUNK and adapts so
+ * that a slow disk still moves the progress bar about every LOAD_STEP_US,
+ * and a fast one gets few, large reads. */
+#define LOAD_CHUNK (4u << 20)
+#define LOAD_CHUNK_MIN (256u << 10)
+#define LOAD_CHUNK_MAX (16u << 20)
+#define LOAD_STEP_US 100000
 
 struct load_ops {
 	/** Memory for an image or the initrds (page-aligned). */
