@@ -17,60 +17,25 @@
 #include "boot/pe.h"
 #include "boot/err.h"
 #include "support/host_platform.h"
+#include "support/pe_image.h"
 
-#define IMG_SIZE 0x2800
+#define IMG_SIZE PE_IMAGE_SIZE
 #define LFANEW 0x80
 #define OPT (LFANEW + 24)          /* optional header */
 #define SOH (112 + 16 * 8)         /* PE32+ with 16 data directories */
 #define SECT (OPT + SOH)           /* section table */
 #define SEC(i, off) (SECT + (i) * 40 + (off))
-#define VERSION_STR "6.1.0-test (builder@host) #1 SMP"
+#define VERSION_STR PE_IMAGE_VERSION_STR
 
 static uint8_t img[IMG_SIZE];
 
 static void set16(size_t off, uint16_t v) { put_le16(img + off, v); }
 static void set32(size_t off, uint32_t v) { put_le32(img + off, v); }
 
-static void add_section(int i, const char *name, uint32_t va, uint32_t vsize,
-			uint32_t raw, uint32_t raw_size)
-{
-	memcpy(img + SEC(i, 0), name, strlen(name));
-	set32(SEC(i, 8), vsize);
-	set32(SEC(i, 12), va);
-	set32(SEC(i, 16), raw_size);
-	set32(SEC(i, 20), raw);
-}
-
 /* A small image shaped like an x86-64 Linux EFI-stub bzImage. */
 static void build_linux_pe(void)
 {
-	memset(img, 0, sizeof(img));
-	img[0] = 'M';
-	img[1] = 'Z';
-	set32(0x3c, LFANEW);
-	memcpy(img + LFANEW, "PE\0\0", 4);
-	set16(LFANEW + 4, 0x8664);        /* Machine */
-	set16(LFANEW + 6, 2);             /* NumberOfSections */
-	set16(LFANEW + 20, SOH);          /* SizeOfOptionalHeader */
-	set16(OPT + 0, 0x20b);            /* Magic */
-	set32(OPT + 16, 0x1000);          /* AddressOfEntryPoint */
-	set32(OPT + 32, 0x1000);          /* SectionAlignment */
-	set32(OPT + 36, 0x200);           /* FileAlignment */
-	set16(OPT + 44, 1);               /* MajorImageVersion */
-	set32(OPT + 56, 0x3000);          /* SizeOfImage */
-	set32(OPT + 60, 0x400);           /* SizeOfHeaders */
-	set16(OPT + 68, 10);              /* Subsystem */
-	set32(OPT + 108, 16);             /* NumberOfRvaAndSizes */
-	add_section(0, ".text", 0x1000, 0x1000, 0x1000, 0x1000);
-	add_section(1, ".data", 0x2000, 0x1000, 0x2000, 0x800);
-	/* boot.rst real-mode header */
-	img[0x1f1] = 1;                   /* setup_sects: setup is 0x400 */
-	set16(0x1fe, 0xaa55);
-	memcpy(img + 0x202, "HdrS", 4);
-	set16(0x206, 0x020f);
-	set16(0x20e, 0x100);              /* kernel_version, less 0x200 */
-	memcpy(img + 0x300, VERSION_STR, sizeof(VERSION_STR));
-	set32(0x238, 2047);
+	pe_image_linux(img, sizeof(img));
 }
 
 static int check(size_t size, struct pe_info *info)
