@@ -166,7 +166,9 @@ int load_entry(struct boot_scan *s, const struct bls_entry *e,
 	r = open_sized(vol, path, &files[BLS_INITRD_MAX], &sizes[BLS_INITRD_MAX]);
 	if (!r)
 		r = initrd_sizes(vol, e, files, sizes, &l->initrd_size);
-	c.total = sizes[BLS_INITRD_MAX] + l->initrd_size;
+	/* The bytes read: the padding between initrds is written, not read. */
+	for (unsigned i = 0; i <= BLS_INITRD_MAX; i++)
+		c.total += sizes[i];
 	if (!r)
 		r = load_image(&c, vol, path, files[BLS_INITRD_MAX],
 			       sizes[BLS_INITRD_MAX], l);
