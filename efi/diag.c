@@ -38,6 +38,33 @@ void diag_out_end(struct diag_out *o)
 	con_printf("\n%s\n", VQDIAG_JSON_END);
 }
 
+int diag_param_u64(const struct diag_params *p, const char *name, uint64_t max,
+		   uint64_t *ret)
+{
+	size_t n = strlen(name);
+
+	for (unsigned i = 0; i < p->argc; i++) {
+		const char *a = p->argv[i], *val = a + n + 1;
+		uint64_t v = 0;
+
+		if (strncmp(a, name, n) || a[n] != '=')
+			continue;
+		for (a = val; *a >= '0' && *a <= '9'; a++) {
+			unsigned d = (unsigned)(*a - '0');
+			if (v > (max - d) / 10)
+				return log_err(-VQ_ERANGE, "vqdiag: %s=%s is over %llu",
+					       name, val, (unsigned long long)max);
+			v = v * 10 + d;
+		}
+		if (*a || a == val)
+			return log_err(-VQ_EINVAL, "vqdiag: %s=%s is not a number",
+				       name, val);
+		*ret = v;
+		return 1;
+	}
+	return 0;
+}
+
 /* The features vqboot's own driver for this type would accept. */
 static uint64_t driver_filter(uint16_t type, uint64_t offered)
 {

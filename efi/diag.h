@@ -32,6 +32,13 @@ struct diag_command {
 	EFI_STATUS (*run)(struct diag_out *o, const struct diag_params *p);
 };
 
+/**
+ * "--NAME=N" among @p's words: 1 when found (*@ret set), 0 when absent,
+ * a negative VQ_E* after logging when the value is not a number up to @max.
+ */
+int diag_param_u64(const struct diag_params *p, const char *name, uint64_t max,
+		   uint64_t *ret);
+
 /** Every virtio-pci device: transport, features, queues, config. */
 EFI_STATUS diag_list(struct diag_out *o, const struct diag_params *p);
 

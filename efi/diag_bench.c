@@ -554,27 +554,6 @@ static void put_report(struct diag_out *o, const struct bench *b)
 
 /* ---- parameters and setup --------------------------------------------------- */
 
-/* "--name=N": false when present but not a number 1..999999. */
-static bool param_num(const struct diag_params *p, const char *name,
-		      uint64_t *ret)
-{
-	size_t len = strlen(name);
-
-	for (unsigned i = 0; i < p->argc; i++) {
-		const char *a = p->argv[i];
-		uint64_t v = 0;
-
-		if (strncmp(a, name, len))
-			continue;
-		for (a += len; *a >= '0' && *a <= '9' && v < 1000000; a++)
-			v = v * 10 + (uint64_t)(*a - '0');
-		if (*a || !v || v >= 1000000)
-			return false;
-		*ret = v;
-	}
-	return true;
-}
-
 static struct efi_pci_dev *first_disk(struct efi_pci_dev *devs, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -647,8 +626,8 @@ EFI_STATUS diag_bench(struct diag_out *o, const struct diag_params *p)
 	unsigned n;
 	EFI_STATUS st;
 
-	if (!param_num(p, "--size=", &mib) || !param_num(p, "--rounds=", &rounds) ||
-	    !rounds || rounds > BENCH_ROUNDS_MAX) {
+	if (diag_param_u64(p, "--size", 999999, &mib) < 0 || !mib ||
+	    diag_param_u64(p, "--rounds", BENCH_ROUNDS_MAX, &rounds) < 0 || !rounds) {
 		log_error("bench: --size wants a number of MiB, --rounds 1..%u",
 			  BENCH_ROUNDS_MAX);
 		return EFI_INVALID_PARAMETER;

@@ -56,30 +56,6 @@ static uint64_t hash_words(uint64_t h, const uint8_t *p, size_t len)
 	return h;
 }
 
-static bool param_u64(const struct diag_params *p, const char *name,
-		      uint64_t *ret)
-{
-	size_t n = strlen(name);
-
-	for (unsigned i = 0; i < p->argc; i++) {
-		const char *a = p->argv[i];
-		uint64_t v = 0;
-
-		if (strncmp(a, name, n) || a[n] != '=' || !a[n + 1])
-			continue;
-		for (a += n + 1; *a >= '0' && *a <= '9'; a++) {
-			if (v > (UINT64_MAX - 9) / 10)
-				return false;
-			v = v * 10 + (uint64_t)(*a - '0');
-		}
-		if (*a)
-			return false;
-		*ret = v;
-		return true;
-	}
-	return false;
-}
-
 /* Which block of [lba, lba + count) fails first: read them one by one. */
 static uint64_t find_bad_block(struct blockdev *bd, uint64_t lba,
 			       uint64_t count, uint8_t *buf)
@@ -395,11 +371,10 @@ static bool has_flag(const struct diag_params *p, const char *flag)
 static EFI_STATUS parse_range(const struct diag_params *p, struct blk_range *ret)
 {
 	uint64_t start = 0, sectors = 0;
-	bool has_sectors = param_u64(p, "--sectors", &sectors);
+	int has_sectors = diag_param_u64(p, "--sectors", UINT64_MAX / 512, &sectors);
+	int has_start = diag_param_u64(p, "--start", UINT64_MAX / 512, &start);
 
-	param_u64(p, "--start", &start);
-	if (start > UINT64_MAX / 512 || sectors > UINT64_MAX / 512 ||
-	    (has_sectors && !sectors)) {
+	if (has_sectors < 0 || has_start < 0 || (has_sectors && !sectors)) {
 		log_error("vqdiag blk: bad range: start %llu, %llu sectors",
 			  (unsigned long long)start, (unsigned long long)sectors);
 		return EFI_INVALID_PARAMETER;

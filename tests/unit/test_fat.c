@@ -87,28 +87,10 @@ static void unmount(struct mounted *m)
 	free(m->mem);
 }
 
-static void *slurp(const char *path, size_t *ret_size)
-{
-	FILE *f = fopen(path, "rb");
-	long size;
-	void *buf;
-
-	if (!f)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(size + 1);
-	assert_int_equal(fread(buf, 1, size, f), size);
-	fclose(f);
-	*ret_size = size;
-	return buf;
-}
-
 static uint32_t read_number(const char *path, unsigned index)
 {
 	size_t size;
-	char *text = slurp(path, &size);
+	char *text = test_slurp(path, &size);
 	unsigned long v[2] = { 0, 0 };
 
 	text[size] = '\0';
@@ -125,7 +107,7 @@ static void check_path(struct fs *fs, const char *path, const char *rel)
 	void *want, *got;
 
 	snprintf(host, sizeof(host), "%s/%s", test_image("pf_tree"), rel);
-	want = slurp(host, &want_size);
+	want = test_slurp(host, &want_size);
 	if (fs_read_all(fs, path, 1 << 20, &got, &size))
 		fail_msg("reading %s failed", path);
 	assert_int_equal(size, want_size);
@@ -291,7 +273,7 @@ static void test_unaligned_reads(void **state)
 		struct fs_file *f;
 
 		snprintf(host, sizeof(host), "%s/frag.bin", test_image("pf_tree"));
-		want = slurp(host, &want_size);
+		want = test_slurp(host, &want_size);
 		mount_file(image_path(variants[i].name, ".img"), &m);
 		assert_int_equal(m.fs->ops->open(m.fs, "/frag.bin", &f), 0);
 		/* Backwards, so the run hint has to be left behind. */
@@ -491,7 +473,7 @@ static void load_mem(const char *variant, struct mounted *m)
 {
 	size_t size;
 
-	m->mem = slurp(image_path(variant, ".img"), &size);
+	m->mem = test_slurp(image_path(variant, ".img"), &size);
 	mem_bdev_init(m->mem, size, 512, &m->bd);
 }
 

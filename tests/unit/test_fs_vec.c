@@ -63,25 +63,6 @@ static void vi_open(struct vec_img *v, const char *image)
 	v->bd.ctx = v;
 }
 
-static uint8_t *slurp(const char *path, size_t *ret_size)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long size;
-
-	if (!f)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)size + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	*ret_size = (size_t)size;
-	return buf;
-}
-
 static void test_fat_fragmented_one_list(void **state)
 {
 	static const char *const images[] = { "pf_fat12.img", "pf_fat16.img", "pf_fat32.img" };
@@ -91,7 +72,7 @@ static void test_fat_fragmented_one_list(void **state)
 
 	(void)state;
 	snprintf(host, sizeof(host), "%s/frag.bin", test_image("pf_tree"));
-	want = slurp(host, &size);
+	want = test_slurp(host, &size);
 	got = malloc(size);
 	assert_non_null(got);
 	for (unsigned i = 0; i < 3; i++) {

@@ -17,6 +17,7 @@
 #include "boot/pe.h"
 #include "boot/err.h"
 #include "support/host_platform.h"
+#include "support/file_bdev.h"
 #include "support/pe_image.h"
 
 #define IMG_SIZE PE_IMAGE_SIZE
@@ -332,24 +333,6 @@ static const char *find_kernel(glob_t *g)
 	return first_glob(g, pattern);
 }
 
-static uint8_t *read_file(const char *path, size_t *ret_size)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long size;
-
-	if (!f)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(size > 0 ? (size_t)size : 1);
-	assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	*ret_size = (size_t)size;
-	return buf;
-}
-
 static void test_real_kernel(void **state)
 {
 	glob_t g = { 0 };
@@ -364,7 +347,7 @@ static void test_real_kernel(void **state)
 		skip();
 		return;
 	}
-	buf = read_file(path, &size);
+	buf = test_slurp(path, &size);
 	assert_int_equal(pe_check(buf, size, path, &info), 0);
 	assert_true(info.is_pe);
 	assert_true(info.is_linux);

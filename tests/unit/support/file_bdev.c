@@ -98,6 +98,26 @@ void bdev_counts_get(const struct blockdev *bd, struct bdev_counts *ret)
 	*ret = ((struct img *)b->ctx)->counts;
 }
 
+void *test_slurp(const char *path, size_t *ret_size)
+{
+	FILE *f = fopen(path, "rb");
+	long size = -1;
+	uint8_t *buf = NULL;
+
+	if (f && !fseek(f, 0, SEEK_END))
+		size = ftell(f);
+	if (size >= 0 && !fseek(f, 0, SEEK_SET))
+		buf = malloc((size_t)size + 1);
+	if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+		fprintf(stderr, "test_slurp: cannot read %s\n", path);
+		abort();
+	}
+	fclose(f);
+	buf[size] = 0;
+	*ret_size = (size_t)size;
+	return buf;
+}
+
 const char *test_image(const char *name)
 {
 	static char path[4096];

@@ -20,6 +20,10 @@ struct bdev_counts {
 };
 void bdev_counts_get(const struct blockdev *bd, struct bdev_counts *ret);
 
+/* A whole file in malloc()ed memory with a NUL after it; aborts the test
+ * binary, naming the file, when it cannot be read. */
+void *test_slurp(const char *path, size_t *ret_size);
+
 /* Path of a generated test image: $VQ_TEST_IMAGES/name (static buffer). */
 const char *test_image(const char *name);
 
