@@ -41,36 +41,32 @@ def tools_cd():
     return lines
 
 
-def run_bench(disk, args, run):
+def vqdiag_json(name, command, timeout, **vmargs):
+    """Boot the shell, run `vqdiag.efi COMMAND --json`, return its document."""
     import json
-    startup = tools_cd() + [f"vqdiag.efi bench --json {args}".strip(), "reset -s"]
-    vm = VM(f"bench-run{run}", mem=1024, disks=[(disk, "")],
-            tools={"vqdiag.efi": VQDIAG, "vqtools.tag": TAG}, startup=startup)
+    startup = tools_cd() + [f"vqdiag.efi {command}".strip(), "reset -s"]
+    vm = VM(name, mem=1024, tools={"vqdiag.efi": VQDIAG, "vqtools.tag": TAG},
+            startup=startup, **vmargs)
     with vm:
-        log = vm.run(until=r"vqdiag: \S+ done", timeout=900)
+        log = vm.run(until=r"vqdiag: \S+ done", timeout=timeout)
     m = JSON_RE.search(log)
     if not m:
-        sys.exit(f"bench: no JSON from vqdiag; log {vm.log_path}")
+        sys.exit(f"bench: no JSON from vqdiag {command}; log {vm.log_path}")
     return json.loads(m.group(1))
+
+
+def run_bench(disk, args, run):
+    return vqdiag_json(f"bench-run{run}", f"bench --json {args}", 900,
+                       disks=[(disk, "")])
 
 
 def run_gpu(runs=3):
     """`vqdiag gpu --json` on a 1280x800 virtio-gpu, @runs boots: rows for a
     full frame and a 1280x16 strip, firmware GOP Blt against vqboot's driver,
     each from the boot with the median ratio."""
-    import json
-    reports = []
-    for i in range(runs):
-        startup = tools_cd() + ["vqdiag.efi gpu --json", "reset -s"]
-        vm = VM(f"bench-gpu{i}", mem=1024, extra=["-vga", "none"],
-                devices=["virtio-gpu-pci,xres=1280,yres=800"],
-                tools={"vqdiag.efi": VQDIAG, "vqtools.tag": TAG}, startup=startup)
-        with vm:
-            log = vm.run(until=r"vqdiag: \S+ done", timeout=300)
-        m = JSON_RE.search(log)
-        if not m:
-            sys.exit(f"bench: no JSON from vqdiag gpu; log {vm.log_path}")
-        reports.append(json.loads(m.group(1))["timings"])
+    reports = [vqdiag_json(f"bench-gpu{i}", "gpu --json", 300, extra=["-vga", "none"],
+                           devices=["virtio-gpu-pci,xres=1280,yres=800"])["timings"]
+               for i in range(runs)]
     rows = []
     for key, what in (("full_frame", "GPU full frame 1280x800"),
                       ("small_rect", "GPU 1280x16 strip")):
