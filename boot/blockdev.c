@@ -3,15 +3,14 @@
 #include "err.h"
 #include "log.h"
 
-/* Partition views add their base and hand the read to the parent. */
+/* Partition views add their base and hand the read to the parent; both
+ * have the same block size (bdev_sub copies it). */
 static int sub_read_blocks(struct blockdev *bd, uint64_t lba, uint64_t count,
 			   void *buf)
 {
 	struct blockdev *p = bd->parent;
-	uint64_t blocks_per = bd->block_size / p->block_size;
 
-	return p->ops->read_blocks(p, bd->base / p->block_size + lba * blocks_per,
-				   count * blocks_per, buf);
+	return p->ops->read_blocks(p, bd->base / p->block_size + lba, count, buf);
 }
 
 static const struct blockdev_ops sub_ops = {

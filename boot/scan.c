@@ -72,13 +72,10 @@ static void read_loader_conf(struct boot_scan *s, struct scan_volume *vol)
 static void scan_volume(struct boot_scan *s, struct scan_volume *vol)
 {
 	struct entry_walk w = { s, vol };
-	struct fs_file *f;
 
-	/* Quietly skip volumes without a loader directory. */
-	if (vol->fs->ops->open(vol->fs, "/loader/loader.conf", &f) == 0) {
-		vol->fs->ops->close(f);
-		read_loader_conf(s, vol);
-	}
+	/* Volumes without /loader are skipped quietly: a missing file is not
+	 * an error to fs_read_all or list. */
+	read_loader_conf(s, vol);
 	vol->fs->ops->list(vol->fs, "/loader/entries", entry_dir_fn, &w);
 }
 

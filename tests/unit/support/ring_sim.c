@@ -265,14 +265,17 @@ uint16_t ring_sim_used_event(const struct ring_sim *sim)
 	return vq_read16(sim_avail_ring(sim, sim->size));
 }
 
-size_t ring_sim_chain_read(const struct ring_sim_chain *chain, uint64_t off,
-			   void *buf, size_t len)
+/* Copies between @buf and the segments [first, end) of @chain from byte
+ * @off of those segments; @to_chain says which way. */
+static size_t chain_copy(const struct ring_sim_chain *chain, unsigned first,
+			 unsigned end, uint64_t off, uint8_t *buf, size_t len,
+			 bool to_chain)
 {
 	size_t done = 0;
-	unsigned i;
 
-	for (i = 0; i < chain->n_readable && done < len; i++) {
+	for (unsigned i = first; i < end && done < len; i++) {
 		const struct ring_sim_seg *s = &chain->seg[i];
+		uint8_t *seg = (uint8_t *)s->host;
 		size_t n;
 
 		if (off >= s->len) {
@@ -282,33 +285,25 @@ size_t ring_sim_chain_read(const struct ring_sim_chain *chain, uint64_t off,
 		n = s->len - off;
 		if (n > len - done)
 			n = len - done;
-		memcpy((uint8_t *)buf + done, (const uint8_t *)s->host + off, n);
+		if (to_chain)
+			memcpy(seg + off, buf + done, n);
+		else
+			memcpy(buf + done, seg + off, n);
 		done += n;
 		off = 0;
 	}
 	return done;
 }
 
+size_t ring_sim_chain_read(const struct ring_sim_chain *chain, uint64_t off,
+			   void *buf, size_t len)
+{
+	return chain_copy(chain, 0, chain->n_readable, off, buf, len, false);
+}
+
 size_t ring_sim_chain_write(const struct ring_sim_chain *chain, uint64_t off,
 			    const void *buf, size_t len)
 {
-	size_t done = 0;
-	unsigned i;
-
-	for (i = chain->n_readable; i < chain->n_segs && done < len; i++) {
-		const struct ring_sim_seg *s = &chain->seg[i];
-		size_t n;
-
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		n = s->len - off;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)s->host + off, (const uint8_t *)buf + done, n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	return chain_copy(chain, chain->n_readable, chain->n_segs, off,
+			  (uint8_t *)buf, len, true);
 }
