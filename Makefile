@@ -6,13 +6,17 @@ include Make.defaults
 
 B := build
 
-# EFI-free code (boot logic and virtio stack): built for EFI and for the host.
-CORE_SRCS := $(wildcard boot/*.c virtio/*.c)
+# The floor plan (README, "Layout"): apps -> efi -> {virtio, boot, gfx} -> lib.
+# EFI-free layers are built for EFI and for the host.
+CORE_SRCS := $(wildcard lib/*.c virtio/*.c boot/*.c gfx/*.c)
 EFI_SRCS  := $(wildcard efi/*.c)
 APPS      := vqboot vqdiag
 
-EFI_CORE_OBJS := $(patsubst %.c,$(B)/efi/%.o,$(CORE_SRCS) $(EFI_SRCS))
+# Each app links its own folder, efi/ and the EFI-free layers, through an
+# archive so that only the objects it reaches end up in its image.
+EFI_LIB_OBJS   := $(patsubst %.c,$(B)/efi/%.o,$(CORE_SRCS) $(EFI_SRCS))
 HOST_CORE_OBJS := $(patsubst %.c,$(B)/host/%.o,$(CORE_SRCS))
+app_objs = $(patsubst %.c,$(B)/efi/%.o,$(wildcard apps/$(1)/*.c))
 
 # Objects wait for generated headers (order-only: a regenerated font does
 # not rebuild everything; -MMD records the real dependency).
@@ -33,9 +37,14 @@ $(B)/efi/%.o: %.c | $(GEN_HDRS)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(EFI_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/%.so: $(B)/efi/apps/%.o $(EFI_CORE_OBJS)
+$(B)/efi/libvq.a: $(EFI_LIB_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(B)/%.so: $$(call app_objs,%) $(B)/efi/libvq.a
 	@echo "  LD      $@"
-	$(Q)$(LD) $(EFI_LDFLAGS) $^ -o $@ $(EFI_LIBS)
+	$(Q)$(LD) $(EFI_LDFLAGS) $(call app_objs,$*) $(B)/efi/libvq.a -o $@ $(EFI_LIBS)
 	@# An EFI image has no loader to resolve symbols: refuse any left over.
 	$(Q)if $(NM) -u $@ | grep -q .; then \
 		echo "error: undefined symbols in $@:"; $(NM) -u $@; rm -f $@; exit 1; fi
@@ -60,7 +69,7 @@ $(B)/host/libvqcore.a: $(HOST_CORE_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
-SUPPORT_SRCS := $(wildcard tests/unit/support/*.c)
+SUPPORT_SRCS := $(wildcard tests/support/*.c)
 SUPPORT_OBJS := $(patsubst %.c,$(B)/host/%.o,$(SUPPORT_SRCS))
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(B)/host/tests/%,$(UNIT_SRCS))
 CMOCKA_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -114,8 +123,8 @@ FUZZ_SMOKE_SECONDS ?= 8
 FUZZ_TARGETS       ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # -fno-sanitize-recover: a UBSan report must stop the run to count as a crash.
 FUZZ_CFLAGS := -std=gnu11 -fsanitize=fuzzer,address,undefined \
-               -fno-sanitize-recover=all -g -O1 -I. -Ibuild/gen -Itests/unit
-FUZZ_LIB_SRCS := $(CORE_SRCS) $(addprefix tests/unit/support/, \
+               -fno-sanitize-recover=all -g -O1 -I. -Ibuild/gen
+FUZZ_LIB_SRCS := $(CORE_SRCS) $(addprefix tests/support/, \
                  host_platform.c file_bdev.c ring_sim.c fake_pci.c)
 FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(FUZZ_LIB_SRCS))
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(B)/fuzz/%)

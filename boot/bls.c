@@ -8,8 +8,10 @@
  * keys are ignored. Files are UTF-8 with '\n' line ends; we also take CRLF
  * because files edited on other systems end up on the ESP.
  */
-#include "bls.h"
-#include "log.h"
+#include "boot/bls.h"
+#include "lib/log.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 /* ---- small text helpers ------------------------------------------------ */
 

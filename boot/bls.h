@@ -11,7 +11,7 @@
 #ifndef VQ_BLS_H
 #define VQ_BLS_H
 
-#include "compat.h"
+#include "lib/compat.h"
 
 #define BLS_NAME_MAX 128     /* file name / id, with NUL */
 #define BLS_TITLE_MAX 256

@@ -15,8 +15,9 @@
  * straight into the caller's buffer, one bdev_read per physically
  * contiguous run.
  */
-#include "fs.h"
-#include "log.h"
+#include "boot/fs.h"
+#include "lib/log.h"
+#include "lib/plat.h"
 
 #define EXT4_SB_OFFSET 1024
 #define EXT4_MAGIC 0xEF53

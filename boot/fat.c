@@ -7,8 +7,10 @@
  * again. FAT sectors are read through a small window cache, so the walk
  * costs one device read per few thousand clusters.
  */
-#include "fs.h"
-#include "log.h"
+#include "boot/fs.h"
+#include "lib/log.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 #define FAT_BOOT_SIZE 512
 #define FAT_DIRENT_SIZE 32

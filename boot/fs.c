@@ -3,8 +3,9 @@
  * The generic filesystem layer: try each driver in turn, and helpers built
  * only on struct fs_ops.
  */
-#include "fs.h"
-#include "log.h"
+#include "boot/fs.h"
+#include "lib/log.h"
+#include "lib/plat.h"
 
 static const struct fs_ops *const fs_drivers[] = {
 	&fat_fs_ops,

@@ -7,7 +7,7 @@
 #ifndef VQ_FS_H
 #define VQ_FS_H
 
-#include "blockdev.h"
+#include "lib/blockdev.h"
 
 enum fs_type {
 	FS_NONE = 0,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-#include "load.h"
-#include "err.h"
-#include "log.h"
+#include "boot/load.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 struct load_ctx {
 	const struct load_ops *ops;

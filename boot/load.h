@@ -8,8 +8,8 @@
 #ifndef VQ_LOAD_H
 #define VQ_LOAD_H
 
-#include "scan.h"
-#include "pe.h"
+#include "boot/scan.h"
+#include "boot/pe.h"
 
 #define LOAD_CMDLINE_MAX 4096
 #define LOAD_FILE_MAX (1024ULL << 20) /* refuse single files over 1 GiB */

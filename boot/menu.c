@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The boot menu state machine (see menu.h for the keys). */
-#include "menu.h"
-#include "log.h"
+#include "boot/menu.h"
+#include "lib/log.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 #define US_PER_S 1000000u
 

@@ -15,7 +15,7 @@
 #ifndef VQ_MENU_H
 #define VQ_MENU_H
 
-#include "compat.h"
+#include "lib/compat.h"
 
 #define MENU_STATUS_MAX 160
 #define MENU_VIEW_ROWS_MAX 32

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vqboot's load options: a small shell-like word splitter and a table. */
-#include "opts.h"
-#include "log.h"
+#include "boot/opts.h"
+#include "lib/log.h"
 
 /* The longest word we take: an --append value plus a little. */
 #define WORD_MAX (OPTS_APPEND_MAX + 32)

@@ -15,7 +15,7 @@
 #ifndef VQ_OPTS_H
 #define VQ_OPTS_H
 
-#include "compat.h"
+#include "lib/compat.h"
 
 #define OPTS_ENTRY_MAX 128
 #define OPTS_APPEND_MAX 1024

@@ -5,8 +5,10 @@
  * EBR chain. Nothing read from the disk is trusted: every header field,
  * LBA and length is checked against the disk before it is used.
  */
-#include "part.h"
-#include "log.h"
+#include "boot/part.h"
+#include "lib/log.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 #define MBR_SIZE 512
 #define MBR_TABLE_OFF 446

@@ -7,7 +7,7 @@
 #ifndef VQ_PART_H
 #define VQ_PART_H
 
-#include "blockdev.h"
+#include "lib/blockdev.h"
 
 #define PART_MAX 32
 

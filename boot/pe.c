@@ -7,8 +7,8 @@
  * with memcpy after a bounds check, then read by member: no hand-counted
  * offsets, no unaligned loads, no reads past the end.
  */
-#include "pe.h"
-#include "log.h"
+#include "boot/pe.h"
+#include "lib/log.h"
 
 struct pe_dos_header {
 	uint8_t e_magic[2];     /* "MZ" */

@@ -9,7 +9,7 @@
 #ifndef VQ_PE_H
 #define VQ_PE_H
 
-#include "compat.h"
+#include "lib/compat.h"
 
 #define PE_MACHINE_X64 0x8664
 #define PE_MACHINE_ARM64 0xAA64

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-#include "scan.h"
-#include "err.h"
-#include "log.h"
+#include "boot/scan.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 void scan_init(struct boot_scan *s)
 {

@@ -9,9 +9,9 @@
 #ifndef VQ_SCAN_H
 #define VQ_SCAN_H
 
-#include "bls.h"
-#include "fs.h"
-#include "part.h"
+#include "boot/bls.h"
+#include "boot/fs.h"
+#include "boot/part.h"
 
 #define SCAN_MAX_VOLUMES 32
 #define SCAN_ENTRY_MAX_BYTES (64 * 1024)   /* a .conf larger is refused */

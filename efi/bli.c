@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-#include "bli.h"
-#include "boot/log.h"
+#include "efi/bli.h"
+#include "lib/log.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 static EFI_GUID loader_guid = { 0x4a67b082, 0x0a4c, 0x41cf,
 	{ 0xb6, 0xc7, 0x44, 0x0b, 0x29, 0xbb, 0x8c, 0x4f } };

@@ -7,7 +7,7 @@
 #ifndef VQ_BLI_H
 #define VQ_BLI_H
 
-#include "vqefi.h"
+#include "efi/vqefi.h"
 
 /** LoaderTimeInitUSec (now) and LoaderInfo; call first thing. */
 void bli_set_init(void);

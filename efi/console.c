@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Text output and key input on the firmware console (serial and screen). */
-#include "vqefi.h"
-#include "boot/log.h"
+#include "efi/vqefi.h"
+#include "lib/log.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 /* Converts to UCS-2 in chunks; '\n' becomes CR LF for the serial terminal. */
 void con_puts(const char *s)

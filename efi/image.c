@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-#include "image.h"
-#include "boot/log.h"
+#include "efi/image.h"
+#include "lib/log.h"
+#include "lib/plat.h"
 
 /* LINUX_EFI_INITRD_MEDIA_GUID: the Linux EFI stub asks the handle carrying
  * this vendor media path for its initrd through LoadFile2. */

@@ -8,7 +8,7 @@
 #ifndef VQ_IMAGE_H
 #define VQ_IMAGE_H
 
-#include "vqefi.h"
+#include "efi/vqefi.h"
 
 /** Pages for @size bytes, below 4 GiB when possible, above otherwise. */
 EFI_STATUS image_alloc(size_t size, void **ret);

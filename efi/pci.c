@@ -4,8 +4,10 @@
  * them from the firmware's drivers and giving them back, and the PCI I/O
  * implementation of struct vpci_bus_ops (config, BARs by index, DMA).
  */
-#include "vqefi.h"
-#include "boot/log.h"
+#include "efi/vqefi.h"
+#include "lib/log.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 static EFI_GUID pci_io_guid = EFI_PCI_IO_PROTOCOL_GUID;
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* plat_* services on UEFI: TSC clock, pool memory, console logging. */
-#include "vqefi.h"
-#include "boot/log.h"
+#include "efi/vqefi.h"
+#include "lib/log.h"
+#include "lib/plat.h"
 
 EFI_HANDLE efi_image;
 void (*efi_log_hook)(int level, const char *line);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The one mapping between VQ_E* codes and EFI_STATUS. */
-#include "vqefi.h"
+#include "efi/vqefi.h"
 
 static const struct {
 	int vq;

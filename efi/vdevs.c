@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include "vdevs.h"
-#include "boot/log.h"
+#include "efi/vdevs.h"
+#include "lib/log.h"
 
 static void open_blk(struct vdevs *v, struct efi_pci_dev *d,
 		     const struct vdevs_opts *o)

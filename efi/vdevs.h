@@ -8,7 +8,7 @@
 #ifndef VQ_VDEVS_H
 #define VQ_VDEVS_H
 
-#include "vqefi.h"
+#include "efi/vqefi.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_gpu.h"
 

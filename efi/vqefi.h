@@ -10,9 +10,11 @@
 #include <efi.h>
 #include <efilib.h>
 
-#include "boot/compat.h"
-#include "boot/err.h"
-#include "virtio/transport.h"
+#include "lib/compat.h"
+#include "lib/err.h"
+#include "virtio/virtio.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 /** The entry point of each application in apps/. */
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);

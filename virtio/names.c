@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Names of virtio device types and feature bits, for diagnostics. */
-#include "transport.h"
-#include "virtio_blk.h"
+#include "virtio/virtio.h"
+#include "virtio/virtio_blk.h"
 
 /* virtio-gpu feature bits (§5.7.3) */
 #define VIRTIO_GPU_F_VIRGL 0

@@ -4,8 +4,9 @@
  * queue setup, polling with deadlines, and teardown, over whatever
  * transport the device was probed with.
  */
-#include "../boot/log.h"
-#include "transport.h"
+#include "lib/log.h"
+#include "virtio/virtio.h"
+#include "lib/plat.h"
 
 /* Poll the status byte for DEVICE_NEEDS_RESET this often while waiting. */
 #define VDEV_STATUS_POLL_US 1000

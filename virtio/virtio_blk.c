@@ -14,8 +14,10 @@
  * (reset, feature negotiation, queue, DRIVER_OK); if that fails the driver
  * is dead and every later call returns -VQ_ENODEV.
  */
-#include "../boot/log.h"
-#include "virtio_blk.h"
+#include "lib/log.h"
+#include "virtio/virtio_blk.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 #define VBLK_QUEUE 0
 #define VBLK_SLOTS 32

@@ -11,8 +11,8 @@
 #ifndef VQ_VIRTIO_BLK_H
 #define VQ_VIRTIO_BLK_H
 
-#include "transport.h"
-#include "../boot/blockdev.h"
+#include "virtio/virtio.h"
+#include "lib/blockdev.h"
 
 /* Feature bits (§5.2.3) */
 #define VIRTIO_BLK_F_SIZE_MAX 1

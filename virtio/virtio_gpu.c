@@ -9,8 +9,10 @@
  * checked in order. Each command takes exactly two descriptors, so with
  * nslots <= queue size / 2 the ring never runs out.
  */
-#include "../boot/log.h"
-#include "virtio_gpu.h"
+#include "lib/log.h"
+#include "virtio/virtio_gpu.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
 
 #define VGPU_CTRLQ 0
 #define VGPU_CURSORQ 1

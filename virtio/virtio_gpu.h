@@ -25,8 +25,8 @@
 #ifndef VQ_VIRTIO_GPU_H
 #define VQ_VIRTIO_GPU_H
 
-#include "transport.h"
-#include "../boot/gfx.h"
+#include "virtio/virtio.h"
+#include "gfx/gfx.h"
 
 /* Feature bits (§5.7.3) */
 #define VIRTIO_GPU_F_VIRGL 0

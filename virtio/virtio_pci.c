@@ -7,8 +7,9 @@
  * Register offsets come from offsetof() on the spec structs below, never from
  * hand-counted numbers; every field is accessed with exactly its own width.
  */
-#include "../boot/log.h"
-#include "transport.h"
+#include "lib/log.h"
+#include "virtio/virtio.h"
+#include "lib/fmt.h"
 
 /* PCI configuration space (PCI Local Bus 3.0 §6.1, §6.7) */
 #define PCI_VENDOR_ID 0x00

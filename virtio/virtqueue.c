@@ -9,9 +9,10 @@
  * ever written, except for used->idx, the used elements and the two
  * suppression fields, each of which is read once and checked before use.
  */
-#include "virtqueue.h"
-#include "barrier.h"
-#include "../boot/log.h"
+#include "virtio/virtqueue.h"
+#include "virtio/barrier.h"
+#include "lib/log.h"
+#include "lib/plat.h"
 
 #define VQ_PAGE 4096u
 

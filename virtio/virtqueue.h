@@ -17,7 +17,7 @@
 #ifndef VQ_VIRTQUEUE_H
 #define VQ_VIRTQUEUE_H
 
-#include "../boot/compat.h"
+#include "lib/compat.h"
 
 #define VQ_MAX_SIZE 32768
 

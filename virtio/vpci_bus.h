@@ -10,8 +10,8 @@
 #ifndef VQ_VPCI_BUS_H
 #define VQ_VPCI_BUS_H
 
-#include "../boot/compat.h"
-#include "virtqueue.h"
+#include "lib/compat.h"
+#include "virtio/virtqueue.h"
 
 enum vpci_dma_dir {
 	VPCI_DMA_TO_DEVICE = 1,   /* device reads the buffer */

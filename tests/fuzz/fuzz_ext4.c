@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "boot/fs.h"
-#include "tests/unit/support/file_bdev.h"
+#include "tests/support/file_bdev.h"
 
 #define FUZZ_MAX_ENTRIES 16
 #define FUZZ_CHUNK (64 * 1024)

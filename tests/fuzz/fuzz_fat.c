@@ -35,7 +35,8 @@
 #include <string.h>
 
 #include "boot/fs.h"
-#include "tests/unit/support/file_bdev.h"
+#include "tests/support/file_bdev.h"
+#include "lib/plat.h"
 
 /* fs.c refers to the ext4 driver; this harness is about FAT only, mounts
  * through fat_fs_ops directly and never calls fs_mount. */

@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/gfx.h"
+#include "gfx/gfx.h"
 #include "virtio/virtio_gpu.h"
-#include "support/fake_pci.h"
-#include "support/host_platform.h"
+#include "tests/support/fake_pci.h"
+#include "tests/support/host_platform.h"
 
 struct fuzz_in {
 	const uint8_t *p;

@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "boot/part.h"
-#include "tests/unit/support/file_bdev.h"
+#include "tests/support/file_bdev.h"
 
 static void check_view(struct blockdev *disk, const struct partition *p)
 {

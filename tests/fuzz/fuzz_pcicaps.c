@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/err.h"
-#include "virtio/transport.h"
-#include "support/host_platform.h"
+#include "lib/err.h"
+#include "virtio/virtio.h"
+#include "tests/support/host_platform.h"
 
 #define FUZZ_DMA_OFFSET 0x1000000000ULL
 #define FUZZ_DMA_MAX 16

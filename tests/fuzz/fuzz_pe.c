@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "boot/pe.h"
-#include "boot/err.h"
+#include "lib/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

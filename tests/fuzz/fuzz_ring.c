@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/err.h"
+#include "lib/err.h"
 #include "virtio/virtqueue.h"
-#include "tests/unit/support/ring_sim.h"
+#include "tests/support/ring_sim.h"
 
 #define DEV_OFFSET 0x7f00000000000ULL
 #define DATA_SIZE 65536

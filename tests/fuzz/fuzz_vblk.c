@@ -30,10 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/err.h"
+#include "lib/err.h"
 #include "virtio/virtio_blk.h"
-#include "support/fake_pci.h"
-#include "support/host_platform.h"
+#include "tests/support/fake_pci.h"
+#include "tests/support/host_platform.h"
 
 #define MAX_OPS 16
 

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "boot/blockdev.h"
-#include "boot/err.h"
-#include "support/file_bdev.h"
+#include "lib/blockdev.h"
+#include "lib/err.h"
+#include "tests/support/file_bdev.h"
 
 #define DISK_BYTES (64 * 4096)
 

@@ -10,9 +10,9 @@
 #include <cmocka.h>
 
 #include "boot/bls.h"
-#include "boot/err.h"
-#include "boot/log.h"
-#include "support/host_platform.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "tests/support/host_platform.h"
 
 static struct bls_entry *parse(const char *name, const char *text)
 {

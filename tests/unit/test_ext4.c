@@ -14,10 +14,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "boot/err.h"
+#include "lib/err.h"
 #include "boot/fs.h"
-#include "tests/unit/support/file_bdev.h"
-#include "tests/unit/support/host_platform.h"
+#include "tests/support/file_bdev.h"
+#include "tests/support/host_platform.h"
 
 #define BIG_PATH "/boot/vmlinuz-6.1.0-13-amd64"
 #define BIG_SIZE (5u * 1024 * 1024 + 1234)

@@ -14,10 +14,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "boot/err.h"
+#include "lib/err.h"
 #include "boot/fs.h"
-#include "support/file_bdev.h"
-#include "support/host_platform.h"
+#include "tests/support/file_bdev.h"
+#include "tests/support/host_platform.h"
+#include "lib/plat.h"
 
 #define LONG_NAME "A rather long file name, with spaces and more than 13 chars.conf"
 #define UNICODE_NAME "Gr\xc3\xbc\xc3\x9f" "e-\xe2\x98\x83.txt" /* Grüße-☃.txt */

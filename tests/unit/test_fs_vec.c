@@ -14,10 +14,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "boot/err.h"
+#include "lib/err.h"
 #include "boot/fs.h"
-#include "support/file_bdev.h"
-#include "support/host_platform.h"
+#include "tests/support/file_bdev.h"
+#include "tests/support/host_platform.h"
 
 /* A vec-capable device over an image file, counting what it is given. */
 struct vec_img {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "boot/gfx.h"
-#include "boot/err.h"
+#include "gfx/gfx.h"
+#include "lib/err.h"
 
 #define W 64
 #define H 40

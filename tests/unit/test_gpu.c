@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "boot/err.h"
-#include "boot/gfx.h"
+#include "lib/err.h"
+#include "gfx/gfx.h"
 #include "virtio/virtio_gpu.h"
-#include "support/fake_pci.h"
-#include "support/host_platform.h"
+#include "tests/support/fake_pci.h"
+#include "tests/support/host_platform.h"
 
 #define GPU_OFFERED (VIRTIO_BIT(VIRTIO_F_VERSION_1) | \
 		     VIRTIO_BIT(VIRTIO_GPU_F_EDID) | VIRTIO_BIT(VIRTIO_GPU_F_VIRGL))

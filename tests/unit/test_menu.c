@@ -10,8 +10,8 @@
 #include <cmocka.h>
 
 #include "boot/menu.h"
-#include "boot/err.h"
-#include "support/host_platform.h"
+#include "lib/err.h"
+#include "tests/support/host_platform.h"
 
 #define S 1000000ull
 

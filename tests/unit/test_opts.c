@@ -9,8 +9,8 @@
 #include <cmocka.h>
 
 #include "boot/opts.h"
-#include "boot/err.h"
-#include "support/host_platform.h"
+#include "lib/err.h"
+#include "tests/support/host_platform.h"
 
 static struct vq_opts ok(const char *line)
 {

@@ -14,11 +14,12 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "boot/err.h"
+#include "lib/err.h"
 #include "boot/fs.h"
 #include "boot/part.h"
-#include "support/file_bdev.h"
-#include "support/host_platform.h"
+#include "tests/support/file_bdev.h"
+#include "tests/support/host_platform.h"
+#include "lib/plat.h"
 
 static const char esp_guid[] = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
 

@@ -15,10 +15,10 @@
 #include <cmocka.h>
 
 #include "boot/pe.h"
-#include "boot/err.h"
-#include "support/host_platform.h"
-#include "support/file_bdev.h"
-#include "support/pe_image.h"
+#include "lib/err.h"
+#include "tests/support/host_platform.h"
+#include "tests/support/file_bdev.h"
+#include "tests/support/pe_image.h"
 
 #define IMG_SIZE PE_IMAGE_SIZE
 #define LFANEW 0x80

@@ -17,12 +17,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "boot/err.h"
+#include "lib/err.h"
 #include "boot/load.h"
 #include "boot/scan.h"
-#include "support/file_bdev.h"
-#include "support/host_platform.h"
-#include "support/pe_image.h"
+#include "tests/support/file_bdev.h"
+#include "tests/support/host_platform.h"
+#include "tests/support/pe_image.h"
 
 #define ESP_OFFSET (2048 * 512)  /* mk_scan.sh puts each partition here */
 

@@ -9,11 +9,12 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "boot/err.h"
-#include "virtio/transport.h"
+#include "lib/err.h"
+#include "virtio/virtio.h"
 #include "virtio/virtio_blk.h"
-#include "support/fake_pci.h"
-#include "support/host_platform.h"
+#include "tests/support/fake_pci.h"
+#include "tests/support/host_platform.h"
+#include "lib/plat.h"
 
 #define F_V1 VIRTIO_BIT(VIRTIO_F_VERSION_1)
 #define BLK_BITS (VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) | \

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "boot/err.h"
+#include "lib/err.h"
 #include "virtio/virtio_blk.h"
-#include "support/fake_pci.h"
-#include "support/host_platform.h"
+#include "tests/support/fake_pci.h"
+#include "tests/support/host_platform.h"
 
 #define F(b) VIRTIO_BIT(b)
 #define BASE_FEATURES (F(VIRTIO_F_VERSION_1) | F(VIRTIO_BLK_F_SEG_MAX) | \

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/err.h"
+#include "lib/err.h"
 #include "virtio/virtqueue.h"
-#include "support/host_platform.h"
-#include "support/ring_sim.h"
+#include "tests/support/host_platform.h"
+#include "tests/support/ring_sim.h"
 
 #define DEV_OFFSET 0x100000000ULL
 #define DATA_SIZE (1u << 20)

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vqboot: finds Boot Loader Specification entries on the virtio disks with
+ * its own drivers, shows the menu, loads the chosen kernel and initrds and
+ * starts it. Wiring only: the logic lives in boot/, virtio/ and efi/.
+ */
+#include "efi/bli.h"
+#include "apps/vqboot/bootmenu.h"
+#include "efi/image.h"
+#include "apps/vqboot/screen.h"
+#include "efi/vdevs.h"
+#include "boot/load.h"
+#include "lib/log.h"
+#include "boot/opts.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
+
+#define VQBOOT_TITLE "vqboot 0.1 - boot menu"
+#define PROGRESS_EVERY_US 100000 /* screen updates while loading: 10 per second */
+#define FAILED_IDLE_QUIT_US (30ULL * 1000 * 1000)
+
+struct vqboot {
+	struct vq_opts opts;
+	struct vdevs devs;
+	struct boot_scan scan;
+	struct menu_item *items;
+	uint64_t start_us;
+	/* loading */
+	char loading_title[300];
+	uint64_t load_start_us;
+	uint64_t last_progress_us;
+	bool failed_once;
+};
+
+static int load_alloc(void *ctx, size_t size, void **ret)
+{
+	return vq_from_efi(image_alloc(size, ret));
+}
+
+static void load_release(void *ctx, void *p, size_t size)
+{
+	image_free(p, size);
+}
+
+static void load_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct vqboot *vb = ctx;
+	uint64_t now = plat_now_us();
+
+	if (done < total && now - vb->last_progress_us < PROGRESS_EVERY_US)
+		return;
+	vb->last_progress_us = now;
+	screen_progress(vb->loading_title, done, total, now - vb->load_start_us);
+}
+
+static void error_hook(int level, const char *line)
+{
+	if (level == LOG_ERR)
+		screen_error(line);
+}
+
+static EFI_STATUS open_devices(struct vqboot *vb)
+{
+	struct vdevs_opts o = { .want_blk = true, .want_gpu = !vb->opts.no_gpu,
+				.force_bounce = vb->opts.bounce };
+	EFI_STATUS st = vdevs_open(&vb->devs, &o);
+
+	if (EFI_ERROR(st))
+		return st;
+	if (vb->devs.gpu) {
+		screen_attach(vb->devs.gpu);
+		screen_title(VQBOOT_TITLE);
+		screen_flush();
+		efi_log_hook = error_hook;
+	}
+	if (!vb->devs.nblk) {
+		log_error("vqboot: no virtio disk found");
+		return EFI_NOT_FOUND;
+	}
+	return EFI_SUCCESS;
+}
+
+static void close_devices(struct vqboot *vb)
+{
+	efi_log_hook = NULL;
+	screen_detach();
+	scan_free(&vb->scan);
+	vdevs_close(&vb->devs);
+}
+
+static EFI_STATUS find_entries(struct vqboot *vb)
+{
+	scan_init(&vb->scan);
+	for (unsigned i = 0; i < vb->devs.nblk; i++)
+		scan_disk(&vb->scan, vblk_bdev(vb->devs.blk[i]), i);
+	scan_finish(&vb->scan);
+	if (!vb->scan.entries.count) {
+		log_error("vqboot: no boot entries on %u virtio disk%s (%u volume%s searched)",
+			  vb->devs.nblk, vb->devs.nblk == 1 ? "" : "s", vb->scan.nvols,
+			  vb->scan.nvols == 1 ? "" : "s");
+		return EFI_NOT_FOUND;
+	}
+	return EFI_SUCCESS;
+}
+
+static EFI_STATUS build_menu(struct vqboot *vb, struct menu *m)
+{
+	struct bls_list *l = &vb->scan.entries;
+	struct bls_config *c = &vb->scan.conf;
+	int def, timeout = c->timeout_s;
+	int r;
+
+	vb->items = plat_alloc(l->count * sizeof(*vb->items));
+	if (!vb->items)
+		return EFI_OUT_OF_RESOURCES;
+	for (size_t i = 0; i < l->count; i++) {
+		struct bls_entry *e = l->v[i];
+		vb->items[i] = (struct menu_item){
+			.title = bls_entry_title(e), .cmdline = e->options,
+			.broken = !bls_entry_bootable(e),
+			.reason = e->broken ? e->reason : "no linux or efi line" };
+	}
+	def = bls_list_default(l, c->default_pattern);
+	if (vb->opts.entry[0]) {
+		def = bls_list_find(l, vb->opts.entry);
+		if (def < 0) {
+			log_error("vqboot: --entry %s: no such entry", vb->opts.entry);
+			def = bls_list_default(l, c->default_pattern);
+		} else {
+			timeout = 0;
+		}
+	}
+	if (vb->opts.timeout_set)
+		timeout = vb->opts.timeout_s;
+	if (vb->failed_once)
+		timeout = -1;
+	/* The editor may use what --append leaves of the command line. */
+	size_t room = LOAD_CMDLINE_MAX - 1 - VQ_MIN(strlen(vb->opts.append),
+						    (size_t)LOAD_CMDLINE_MAX / 2);
+	r = menu_init(m, vb->items, l->count, def < 0 ? 0 : (size_t)def, timeout,
+		      c->editor, room);
+	return efi_from_vq(r);
+}
+
+static void give_back_devices(void *ctx)
+{
+	struct vqboot *vb = ctx;
+
+	/* The kernel's EFI stub may read through firmware protocols: every
+	 * device we drove goes back, reset, before StartImage. */
+	close_devices(vb);
+}
+
+static void report_load(struct vqboot *vb, const struct bls_entry *e,
+			const struct loaded_entry *l)
+{
+	uint64_t now = plat_now_us();
+	uint64_t rate = l->read_us ? l->bytes / l->read_us : 0;
+	uint64_t bounced = 0;
+
+	for (unsigned i = 0; i < vb->devs.nblk; i++) {
+		struct vblk_stats st;
+		vblk_get_stats(vb->devs.blk[i], &st);
+		bounced += st.bounced_bytes;
+	}
+	log_info("vqboot: loaded %s: %llu bytes in %llu ms (%llu MB/s, %llu bytes bounced); "
+		 "start to StartImage %llu ms",
+		 e->id, (unsigned long long)l->bytes,
+		 (unsigned long long)(l->read_us / 1000), (unsigned long long)rate,
+		 (unsigned long long)bounced,
+		 (unsigned long long)((now - vb->start_us) / 1000));
+	log_info("vqboot: command line: %s", l->cmdline);
+}
+
+/* Returns 0 or a VQ_E* code: what went wrong, for the message. */
+static int boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
+{
+	const struct bls_entry *e = vb->scan.entries.v[index];
+	struct load_ops ops = { load_alloc, load_release, load_progress, vb };
+	struct loaded_entry l;
+	int r;
+
+	vq_snprintf(vb->loading_title, sizeof(vb->loading_title), "Loading %s",
+		    bls_entry_title(e));
+	vb->load_start_us = plat_now_us();
+	vb->last_progress_us = 0;
+	screen_title(VQBOOT_TITLE);
+	log_info("vqboot: booting %s", e->id);
+	/* The menu may have edited the options: the entry's own are replaced. */
+	struct bls_entry *edited = plat_alloc(sizeof(*edited));
+	if (!edited)
+		return -VQ_ENOMEM;
+	*edited = *e;
+	vq_snprintf(edited->options, sizeof(edited->options), "%s", cmdline ? cmdline : "");
+	r = load_entry(&vb->scan, edited, vb->opts.append, &ops, &l);
+	plat_free(edited);
+	if (r)
+		return r;
+	report_load(vb, e, &l);
+	bli_set_exec(e->id);
+	struct image_start s = {
+		.image = l.image, .image_size = l.image_size, .name = l.image_name,
+		.cmdline = l.cmdline, .initrd = l.initrd, .initrd_size = l.initrd_size,
+		.before_start = give_back_devices, .ctx = vb };
+	EFI_STATUS st = image_start(&s);
+	load_free(&l, &ops);
+	return vq_from_efi(st);
+}
+
+static EFI_STATUS run(struct vqboot *vb)
+{
+	struct menu m;
+	struct menu_event ev;
+	EFI_STATUS st;
+
+	for (;;) {
+		st = open_devices(vb);
+		if (!EFI_ERROR(st))
+			st = find_entries(vb);
+		if (!EFI_ERROR(st))
+			st = build_menu(vb, &m);
+		if (EFI_ERROR(st))
+			return st;
+		/* Unattended (timeout 0) with a broken default: nobody will pick
+		 * another entry, so hand the failure to the firmware now. */
+		if (m.timeout_s == 0 && vb->items[m.default_index].broken) {
+			log_error("vqboot: default entry %s is broken: %s",
+				  vb->scan.entries.v[m.default_index]->id,
+				  vb->items[m.default_index].reason);
+			menu_free(&m);
+			return EFI_LOAD_ERROR;
+		}
+		bootmenu_run(&m, VQBOOT_TITLE, vb->failed_once ? FAILED_IDLE_QUIT_US : 0, &ev);
+		if (ev.type == MENU_EV_QUIT) {
+			menu_free(&m);
+			log_info("vqboot: leaving the menu, back to the firmware");
+			return EFI_ABORTED;
+		}
+		int r = boot_entry(vb, ev.index, ev.cmdline);
+		menu_free(&m);
+		plat_free(vb->items);
+		vb->items = NULL;
+		log_error("vqboot: entry %s did not boot: %s",
+			  vb->scan.entries.count > ev.index ?
+				  vb->scan.entries.v[ev.index]->id : "?",
+			  vq_strerror(r));
+		st = efi_from_vq(r ? r : -VQ_EIO);
+		vb->failed_once = true;
+		/* Non-interactive (timeout 0): hand the failure to the firmware. */
+		if (vb->opts.timeout_set ? vb->opts.timeout_s == 0
+					 : vb->scan.conf.timeout_s == 0)
+			return st;
+		close_devices(vb);
+	}
+}
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
+{
+	static struct vqboot vb;
+	EFI_STATUS status;
+	char *opts;
+	int r;
+
+	efi_platform_init(image, st);
+	vb.start_us = plat_now_us();
+	bli_set_init();
+	opts = efi_load_options_ascii(image);
+	r = opts_parse(opts, &vb.opts);
+	plat_free(opts);
+	if (r || vb.opts.help) {
+		con_puts(opts_help_text());
+		con_puts("\n");
+		return r ? EFI_INVALID_PARAMETER : EFI_SUCCESS;
+	}
+	if (vb.opts.verbose)
+		log_max_level = LOG_DEBUG;
+	log_info("vqboot 0.1: TSC %llu ticks/us (calibrated against the firmware's Stall)",
+		 (unsigned long long)efi_tsc_per_us());
+	status = run(&vb);
+	close_devices(&vb);
+	log_info("vqboot: returning to the firmware (status 0x%llx)",
+		 (unsigned long long)status);
+	return status;
+}

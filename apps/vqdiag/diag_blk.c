@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vqdiag blk: read each virtio disk (or a range of it) through the
+ * firmware's BlockIo, when it has one, and then through vqboot's own
+ * driver, and compare what came back. Also reports what vqboot sees of the
+ * disk: serial (GET_ID), capacity, block sizes, request limits, partitions
+ * and the filesystem on each. Never writes.
+ *
+ * The firmware pass runs first, while OVMF's driver owns the device;
+ * efi_pci_take then stops that driver, vqboot reads, and efi_pci_give_back
+ * reconnects it.
+ */
+#include "apps/vqdiag/diag.h"
+#include "apps/vqdiag/blockio_bdev.h"
+#include "boot/fs.h"
+#include "lib/log.h"
+#include "boot/part.h"
+#include "virtio/virtio_blk.h"
+#include "lib/plat.h"
+#include "lib/fmt.h"
+
+#define BLK_CHUNK (4u << 20)        /* bytes per read_blocks call */
+#define BLK_HASH_SEED 0x7671646961672121ULL
+#define BLK_HASH_MUL 0x9E3779B97F4A7C15ULL
+
+/* What one path (firmware or vqboot) read. */
+struct blk_pass {
+	bool tried;
+	int err;
+	uint64_t err_sector;     /* 512-byte sector of the first bad block */
+	uint64_t bytes;
+	uint64_t us;
+	uint64_t hash;
+	const char *why;         /* why not tried */
+};
+
+struct blk_range {
+	uint64_t start;          /* bytes */
+	uint64_t len;            /* bytes; UINT64_MAX: to the end of the disk */
+};
+
+/*
+ * A 64-bit hash of 8-byte little-endian words, fast enough under TCG that a
+ * whole disk is cheap (a byte-wise CRC is not). tests/qemu/test_diag_blk.py
+ * computes the same: h = rotl(h ^ w, 29) * MUL per word, then once more
+ * with the byte count.
+ */
+static uint64_t hash_mix(uint64_t h, uint64_t w)
+{
+	h ^= w;
+	return ((h << 29) | (h >> 35)) * BLK_HASH_MUL;
+}
+
+static uint64_t hash_words(uint64_t h, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 8 <= len; i += 8)
+		h = hash_mix(h, get_le64(p + i));
+	return h;
+}
+
+/* Which block of [lba, lba + count) fails first: read them one by one. */
+static uint64_t find_bad_block(struct blockdev *bd, uint64_t lba,
+			       uint64_t count, uint8_t *buf)
+{
+	for (uint64_t i = 0; i < count; i++)
+		if (bd->ops->read_blocks(bd, lba + i, 1, buf))
+			return lba + i;
+	return lba;
+}
+
+/* Read @r of @bd into @buf (BLK_CHUNK bytes), hashing, timing the reads. */
+static void read_pass(struct blockdev *bd, const struct blk_range *r,
+		      uint8_t *buf, struct blk_pass *ret)
+{
+	uint32_t bs = bd->block_size;
+	uint64_t len = r->len == UINT64_MAX ? bd->size - VQ_MIN(r->start, bd->size)
+					    : r->len;
+	uint64_t h = BLK_HASH_SEED;
+
+	*ret = (struct blk_pass){ .tried = true };
+	if (r->start % bs || len % bs || r->start > bd->size ||
+	    len > bd->size - r->start) {
+		ret->err = log_err(-VQ_ERANGE,
+				   "%s: range at byte %llu + %llu not inside %llu bytes in %u-byte blocks",
+				   bd->name, (unsigned long long)r->start,
+				   (unsigned long long)len,
+				   (unsigned long long)bd->size, bs);
+		return;
+	}
+	for (uint64_t off = 0; off < len;) {
+		uint64_t n = VQ_MIN((uint64_t)BLK_CHUNK, len - off);
+		uint64_t lba = (r->start + off) / bs, t0 = plat_now_us();
+		int e = bd->ops->read_blocks(bd, lba, n / bs, buf);
+
+		ret->us += plat_now_us() - t0;
+		if (e) {
+			ret->err = e;
+			ret->err_sector = find_bad_block(bd, lba, n / bs, buf) *
+					  (bs / 512);
+			return;
+		}
+		h = hash_words(h, buf, (size_t)n);
+		off += n;
+		ret->bytes = off;
+	}
+	ret->hash = hash_mix(h, ret->bytes);
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static uint64_t milli_mb_s(uint64_t bytes, uint64_t us)
+{
+	return us ? bytes * 1000 / us : 0;
+}
+
+static void put_pass(struct diag_out *o, const char *key, const struct blk_pass *p)
+{
+	char hash[20];
+
+	vq_snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)p->hash);
+	if (o->json) {
+		json_begin_object(&o->j, key);
+		json_bool(&o->j, "tried", p->tried);
+		if (!p->tried)
+			json_string(&o->j, "why", p->why ? p->why : "");
+		if (p->tried && !p->err)
+			json_string(&o->j, "hash64", hash);
+		if (p->tried && p->err) {
+			json_string(&o->j, "error", vq_strerror(p->err));
+			json_uint(&o->j, "error_sector", p->err_sector);
+		}
+		json_uint(&o->j, "bytes", p->bytes);
+		json_uint(&o->j, "us", p->us);
+		json_milli(&o->j, "mb_s", milli_mb_s(p->bytes, p->us));
+		json_end_object(&o->j);
+		return;
+	}
+	if (!p->tried)
+		con_printf("  %-9s not read: %s\n", key, p->why ? p->why : "");
+	else if (p->err)
+		con_printf("  %-9s read error %s at sector %llu (after %llu good bytes)\n",
+			   key, vq_strerror(p->err), (unsigned long long)p->err_sector,
+			   (unsigned long long)p->bytes);
+	else
+		con_printf("  %-9s hash64 %s, %llu bytes in %llu us, %llu.%03llu MB/s\n",
+			   key, hash, (unsigned long long)p->bytes,
+			   (unsigned long long)p->us,
+			   (unsigned long long)(milli_mb_s(p->bytes, p->us) / 1000),
+			   (unsigned long long)(milli_mb_s(p->bytes, p->us) % 1000));
+}
+
+static void put_info(struct diag_out *o, struct vblk *b, const char *serial)
+{
+	const struct vblk_info *in = vblk_get_info(b);
+	uint32_t phys = in->blk_size << (in->physical_block_exp < 16 ?
+					 in->physical_block_exp : 0);
+
+	if (o->json) {
+		if (serial)
+			json_string(&o->j, "serial", serial);
+		else
+			json_null(&o->j, "serial");
+		json_uint(&o->j, "capacity_sectors", in->capacity);
+		json_uint(&o->j, "capacity_bytes", in->capacity * 512);
+		json_uint(&o->j, "logical_block_size", in->blk_size);
+		json_uint(&o->j, "physical_block_size", phys);
+		json_uint(&o->j, "seg_max", in->seg_max);
+		json_uint(&o->j, "size_max", in->size_max);
+		json_bool(&o->j, "read_only", in->read_only);
+		json_uint(&o->j, "queue_size", in->queue_size);
+		json_uint(&o->j, "max_request", in->max_request);
+		return;
+	}
+	con_printf("  serial:   %s%s%s\n", serial ? "\"" : "",
+		   serial ? serial : "(GET_ID not supported)", serial ? "\"" : "");
+	con_printf("  capacity: %llu sectors (%llu MiB), logical block %u, physical %u\n",
+		   (unsigned long long)in->capacity,
+		   (unsigned long long)(in->capacity >> 11), in->blk_size, phys);
+	con_printf("  limits:   seg_max %u, size_max %u, queue %u, requests up to %u bytes, read-only %s\n",
+		   in->seg_max, in->size_max, in->queue_size, in->max_request,
+		   in->read_only ? "yes" : "no");
+}
+
+/* The filesystem on @bd, if any, as type and label. */
+static void put_fs(struct diag_out *o, struct blockdev *bd)
+{
+	struct fs *fs;
+	int r = fs_mount(bd, &fs);
+
+	if (o->json) {
+		json_string(&o->j, "fs", r ? "none" : fs_type_name(fs->type));
+		json_string(&o->j, "label", r ? "" : fs->label);
+	} else {
+		con_printf(" %s", r ? "no filesystem" : fs_type_name(fs->type));
+		if (!r && fs->label[0])
+			con_printf(" \"%s\"", fs->label);
+		con_printf("\n");
+	}
+	if (!r)
+		fs_unmount(fs);
+}
+
+static void put_part(struct diag_out *o, struct blockdev *disk,
+		     const struct partition *p)
+{
+	struct blockdev pbd;
+
+	if (o->json) {
+		json_begin_object(&o->j, NULL);
+		json_uint(&o->j, "number", p->number);
+		json_string(&o->j, "kind", part_kind_name(p->kind));
+		json_uint(&o->j, "start_lba", p->start_lba);
+		json_uint(&o->j, "blocks", p->num_lba);
+		json_string(&o->j, "name", p->name);
+	} else {
+		con_printf("    p%u %-8s LBA %llu + %llu \"%s\":", p->number,
+			   part_kind_name(p->kind), (unsigned long long)p->start_lba,
+			   (unsigned long long)p->num_lba, p->name);
+	}
+	if (!part_open(disk, p, &pbd))
+		put_fs(o, &pbd);
+	else if (o->json)
+		json_string(&o->j, "fs", "unreadable");
+	else
+		con_printf(" outside the disk\n");
+	if (o->json)
+		json_end_object(&o->j);
+}
+
+static const char *scheme_name(enum part_scheme s)
+{
+	return s == PART_SCHEME_GPT ? "gpt" : s == PART_SCHEME_MBR ? "mbr" : "none";
+}
+
+static void put_parts(struct diag_out *o, struct blockdev *disk)
+{
+	struct part_table *t = plat_alloc(sizeof(*t));
+	int r = t ? part_read_table(disk, t) : -VQ_ENOMEM;
+
+	if (o->json) {
+		json_string(&o->j, "partition_table", r ? vq_strerror(r) :
+							  scheme_name(t->scheme));
+		json_begin_array(&o->j, "partitions");
+	} else {
+		con_printf("  table:    %s\n", r ? vq_strerror(r) : scheme_name(t->scheme));
+	}
+	for (unsigned i = 0; !r && i < t->count; i++)
+		put_part(o, disk, &t->parts[i]);
+	if (o->json)
+		json_end_array(&o->j);
+	/* No table: maybe a filesystem on the whole disk. */
+	if (!r && t->scheme == PART_SCHEME_NONE) {
+		if (o->json) {
+			json_begin_object(&o->j, "whole_disk");
+			put_fs(o, disk);
+			json_end_object(&o->j);
+		} else {
+			con_printf("  whole disk:");
+			put_fs(o, disk);
+		}
+	}
+	plat_free(t);
+}
+
+/* ---- one disk ------------------------------------------------------------ */
+
+struct blk_disk {
+	struct blk_pass fw, vq;
+	struct blk_range range;
+	uint8_t *buf;
+};
+
+static void firmware_pass(struct efi_pci_dev *d, struct blk_disk *k)
+{
+	struct efi_blockio fw;
+
+	if (EFI_ERROR(efi_blockio_find(d->handle, &fw))) {
+		k->fw = (struct blk_pass){ .why = "the firmware has no BlockIo on this disk" };
+		return;
+	}
+	read_pass(&fw.bdev, &k->range, k->buf, &k->fw);
+}
+
+static void put_compare(struct diag_out *o, const struct blk_disk *k)
+{
+	bool both = k->fw.tried && k->vq.tried && !k->fw.err && !k->vq.err;
+	bool match = both && k->fw.hash == k->vq.hash && k->fw.bytes == k->vq.bytes;
+
+	if (o->json) {
+		if (both)
+			json_bool(&o->j, "match", match);
+		else
+			json_null(&o->j, "match");
+		return;
+	}
+	con_printf("  match:    %s\n", !both ? "(only one path read)" :
+					    match ? "yes, same bytes" : "NO, the two paths differ");
+}
+
+/* Takes the device, reports, reads through vqboot's driver, gives it back. */
+static int vqboot_pass(struct diag_out *o, struct efi_pci_dev *d,
+		       struct blk_disk *k, bool bounce)
+{
+	struct vblk *b;
+	char serial[21];
+	int r;
+
+	if (EFI_ERROR(efi_pci_take(d)))
+		return -VQ_ENODEV;
+	r = vblk_open(&d->vdev, &b);
+	if (r) {
+		efi_pci_give_back(d);
+		return r;
+	}
+	vblk_set_force_bounce(b, bounce);
+	bool have_serial = !vblk_get_id(b, serial);
+	put_info(o, b, have_serial ? serial : NULL);
+	put_parts(o, vblk_bdev(b));
+	read_pass(vblk_bdev(b), &k->range, k->buf, &k->vq);
+	vblk_close(b);
+	efi_pci_give_back(d);
+	return 0;
+}
+
+static EFI_STATUS blk_one(struct diag_out *o, struct efi_pci_dev *d,
+			  struct blk_disk *k, bool bounce)
+{
+	int r;
+
+	if (o->json) {
+		json_begin_object(&o->j, NULL);
+		json_string(&o->j, "pci", d->vdev.bus.name);
+	} else {
+		con_printf("vblk %s:\n", d->vdev.bus.name);
+	}
+	firmware_pass(d, k);
+	r = vqboot_pass(o, d, k, bounce);
+	if (r)
+		k->vq = (struct blk_pass){ .tried = true, .err = r };
+	if (o->json) {
+		json_uint(&o->j, "start_sector", k->range.start / 512);
+		put_pass(o, "firmware", &k->fw);
+		put_pass(o, "vqboot", &k->vq);
+	} else {
+		con_printf("  range:    from sector %llu\n",
+			   (unsigned long long)(k->range.start / 512));
+		put_pass(o, "firmware", &k->fw);
+		put_pass(o, "vqboot", &k->vq);
+	}
+	put_compare(o, k);
+	if (o->json)
+		json_end_object(&o->j);
+	return k->vq.err || k->fw.err ? EFI_DEVICE_ERROR : EFI_SUCCESS;
+}
+
+/* The PCI address named on the command line, if any ("00:03.0"). */
+static const char *wanted_pci(const struct diag_params *p)
+{
+	for (unsigned i = 0; i < p->argc; i++)
+		if (p->argv[i][0] != '-')
+			return p->argv[i];
+	return NULL;
+}
+
+static bool has_flag(const struct diag_params *p, const char *flag)
+{
+	for (unsigned i = 0; i < p->argc; i++)
+		if (!strcmp(p->argv[i], flag))
+			return true;
+	return false;
+}
+
+static EFI_STATUS parse_range(const struct diag_params *p, struct blk_range *ret)
+{
+	uint64_t start = 0, sectors = 0;
+	int has_sectors = diag_param_u64(p, "--sectors", UINT64_MAX / 512, &sectors);
+	int has_start = diag_param_u64(p, "--start", UINT64_MAX / 512, &start);
+
+	if (has_sectors < 0 || has_start < 0 || (has_sectors && !sectors)) {
+		log_error("vqdiag blk: bad range: start %llu, %llu sectors",
+			  (unsigned long long)start, (unsigned long long)sectors);
+		return EFI_INVALID_PARAMETER;
+	}
+	*ret = (struct blk_range){ .start = start * 512,
+				   .len = has_sectors ? sectors * 512 : UINT64_MAX };
+	return EFI_SUCCESS;
+}
+
+static EFI_STATUS blk_all(struct diag_out *o, const struct diag_params *p,
+			  struct efi_pci_dev *devs, unsigned n, uint8_t *buf)
+{
+	const char *want = wanted_pci(p);
+	EFI_STATUS st = EFI_SUCCESS;
+	unsigned seen = 0;
+	struct blk_disk k = { .buf = buf };
+
+	if (EFI_ERROR(parse_range(p, &k.range)))
+		return EFI_INVALID_PARAMETER;
+	if (o->json)
+		json_begin_array(&o->j, "disks");
+	for (unsigned i = 0; i < n; i++) {
+		if (devs[i].vdev.type != VIRTIO_ID_BLOCK ||
+		    (want && strcmp(want, devs[i].vdev.bus.name)))
+			continue;
+		seen++;
+		if (EFI_ERROR(blk_one(o, &devs[i], &k, has_flag(p, "--bounce"))))
+			st = EFI_DEVICE_ERROR;
+	}
+	if (o->json)
+		json_end_array(&o->j);
+	if (!seen) {
+		log_error("vqdiag blk: no virtio disk%s%s", want ? " at " : "",
+			  want ? want : "");
+		return EFI_NOT_FOUND;
+	}
+	return st;
+}
+
+EFI_STATUS diag_blk(struct diag_out *o, const struct diag_params *p)
+{
+	struct efi_pci_dev *devs;
+	unsigned n;
+	EFI_STATUS st = efi_pci_find_virtio(&devs, &n);
+	uint8_t *buf;
+
+	if (EFI_ERROR(st))
+		return st;
+	buf = efi_pages_alloc(BLK_CHUNK);
+	if (!buf) {
+		efi_pci_free_list(devs, n);
+		log_error("vqdiag blk: no memory for a %u-byte buffer", BLK_CHUNK);
+		return EFI_OUT_OF_RESOURCES;
+	}
+	/* The first path to write a fresh page would pay for the host backing
+	 * it: touch the buffer before either reads. */
+	memset(buf, 0, BLK_CHUNK);
+	/* Log lines would land inside the JSON: errors go into it instead. */
+	int level = log_max_level;
+	if (o->json && level == LOG_INFO)
+		log_max_level = -1;
+	st = blk_all(o, p, devs, n, buf);
+	log_max_level = level;
+	efi_pages_free(buf, BLK_CHUNK);
+	efi_pci_free_list(devs, n);
+	return st;
+}

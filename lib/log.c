@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Logging for the EFI-free layers; lines go out through plat_log_write. */
+#include "lib/log.h"
+#include "lib/fmt.h"
+#include "lib/plat.h"
+
+int log_max_level = LOG_INFO;
+
+static void log_vmsg(int level, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	if (level > log_max_level)
+		return;
+	vq_vsnprintf(line, sizeof(line), fmt, ap);
+	plat_log_write(level, line);
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+/* The name in parentheses: log.h wraps log_err in a macro for the static
+ * analyzer, which must not rewrite the definition. */
+int (log_err)(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERR, fmt, ap);
+	va_end(ap);
+	return err;
+}

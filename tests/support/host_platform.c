@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/compat.h"
+#include "tests/support/host_platform.h"
+#include "lib/plat.h"
+
+static uint64_t clock_us;
+static uint64_t clock_auto;
+
+void host_clock_advance(uint64_t us) { clock_us += us; }
+void host_clock_set_auto_advance(uint64_t us_per_call) { clock_auto = us_per_call; }
+uint64_t host_clock_now(void) { return clock_us; }
+
+uint64_t plat_now_us(void)
+{
+	clock_us += clock_auto;
+	return clock_us;
+}
+
+void plat_delay_us(uint32_t us)
+{
+	clock_us += us;
+}
+
+void *plat_alloc(size_t size)
+{
+	return calloc(1, size ? size : 1);
+}
+
+void plat_free(void *p)
+{
+	free(p);
+}
+
+#define LOG_KEEP 64
+static char log_ring[LOG_KEEP][512];
+static unsigned log_next;
+static int log_echo = -1;
+
+void host_log_echo(int on) { log_echo = on; }
+
+void plat_log_write(int level, const char *line)
+{
+	if (log_echo < 0)
+		log_echo = getenv("VQ_TEST_VERBOSE") != NULL;
+	snprintf(log_ring[log_next % LOG_KEEP], sizeof(log_ring[0]), "%s", line);
+	log_next++;
+	if (log_echo)
+		fprintf(stderr, "[log %d] %s\n", level, line);
+}
+
+const char *host_log_last(void)
+{
+	return log_next ? log_ring[(log_next - 1) % LOG_KEEP] : "";
+}
+
+int host_log_contains(const char *needle)
+{
+	unsigned n = log_next < LOG_KEEP ? log_next : LOG_KEEP;
+
+	for (unsigned i = 0; i < n; i++)
+		if (strstr(log_ring[(log_next - 1 - i) % LOG_KEEP], needle))
+			return 1;
+	return 0;
+}
+
+void host_log_clear(void)
+{
+	log_next = 0;
+}
