@@ -149,10 +149,12 @@ static void vq_init_rings(struct virtqueue *vq)
 	vq->kicked_idx = 0;
 	vq->last_used = 0;
 	vq->broken = NULL;
-	/* We poll and never take interrupts. §2.7.10: with EVENT_IDX the device
-	 * ignores this flag and looks at used_event instead; an event one
-	 * behind what we have collected is never crossed (see vq_collect). */
-	vq_write16(&vq->avail->flags, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	/* We poll and never take interrupts. §2.7.7.1: with EVENT_IDX the
+	 * driver MUST leave avail->flags 0 and says it through used_event: an
+	 * event one behind what we have collected is never crossed (see
+	 * vq_collect). Without it, NO_INTERRUPT. */
+	vq_write16(&vq->avail->flags,
+		   vq->cfg.event_idx ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT);
 	vq_write16(vq_used_event(vq), (uint16_t)(vq->last_used - 1));
 }
 
@@ -519,7 +521,7 @@ static int vq_collect_one(struct virtqueue *vq, vq_done_fn done, void *ctx)
 
 int vq_collect(struct virtqueue *vq, vq_done_fn done, void *ctx)
 {
-	uint16_t used_idx, pending, i;
+	uint16_t used_idx, pending, published, i;
 	int r;
 
 	if (vq->broken)
@@ -530,9 +532,12 @@ int vq_collect(struct virtqueue *vq, vq_done_fn done, void *ctx)
 	/* §2.7.13: the index before the elements it publishes. */
 	vq_rmb();
 	pending = (uint16_t)(used_idx - vq->last_used);
-	if (pending > vq->inflight) {
-		log_error("vq %u: used->idx %u is %u ahead of %u, only %u in flight",
-			  vq->cfg.index, used_idx, pending, vq->last_used, vq->inflight);
+	/* Only chains the device has seen (published, not yet collected) can
+	 * complete: added but unkicked ones do not count (§2.7.8). */
+	published = (uint16_t)(vq->kicked_idx - vq->last_used);
+	if (pending > published) {
+		log_error("vq %u: used->idx %u is %u ahead of %u, only %u in flight and published",
+			  vq->cfg.index, used_idx, pending, vq->last_used, published);
 		return vq_break(vq, "used->idx runs ahead of the chains in flight");
 	}
 	vq->collecting = true;

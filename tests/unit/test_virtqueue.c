@@ -564,6 +564,25 @@ static void test_event_idx(void **state)
 	env_free(e);
 }
 
+/* §2.7.7.1: with EVENT_IDX the driver MUST keep avail->flags 0 (it says
+ * "no interrupts" through used_event instead), also after a reset. */
+static void test_event_idx_avail_flags_zero(void **state)
+{
+	struct env *e = env_new(16, true, 0, false);
+	int token;
+
+	(void)state;
+	assert_int_equal(ring_sim_avail_flags(e->sim), 0);
+	add_and_kick(e, &token, true);
+	pop_ok(e);
+	assert_int_equal(ring_sim_push(e->sim, e->chain->head, 8), 0);
+	assert_int_equal(vq_collect(e->vq, on_done, e), 1);
+	assert_int_equal(ring_sim_avail_flags(e->sim), 0);
+	vq_reset(e->vq, on_dropped, e);
+	assert_int_equal(ring_sim_avail_flags(e->sim), 0);
+	env_free(e);
+}
+
 /* With the device asking after every pop, every kick notifies across the
  * 16-bit wrap; and our used_event trails last_used. */
 static void test_event_idx_wrap(void **state)
@@ -841,6 +860,28 @@ static void test_idx_runs_ahead(void **state)
 	env_free(e);
 }
 
+/* A chain added but not kicked is in flight, yet the device cannot have
+ * seen it: used->idx counting it runs ahead, and nothing is completed. */
+static void test_idx_runs_ahead_of_published(void **state)
+{
+	uint16_t h[2];
+	struct env *e = broken_env(16, h);
+	int token;
+
+	(void)state;
+	assert_int_equal(add_simple(e, 64, 8, 8, &token), 0); /* not kicked */
+	assert_int_equal(vq_inflight(e->vq), 3);
+	assert_int_equal(ring_sim_push(e->sim, h[0], 0), 0);
+	assert_int_equal(ring_sim_push(e->sim, h[1], 0), 0);
+	ring_sim_push_raw(e->sim, 5, 0);
+	/* Refused as a whole: not even the two good elements complete. */
+	assert_int_equal(vq_collect(e->vq, on_done, e), -VQ_EBROKEN);
+	assert_int_equal(e->ndone, 0);
+	expect_broken(e, "runs ahead", "only 2 in flight and published");
+	assert_int_equal(e->ndropped, 3);
+	env_free(e);
+}
+
 static void test_idx_runs_backwards(void **state)
 {
 	uint16_t h[2];
@@ -1017,6 +1058,7 @@ int main(void)
 		cmocka_unit_test(test_no_notify),
 		cmocka_unit_test(test_event_idx),
 		cmocka_unit_test(test_event_idx_wrap),
+		cmocka_unit_test(test_event_idx_avail_flags_zero),
 		cmocka_unit_test(test_wrap_q4),
 		cmocka_unit_test(test_wrap_q256),
 		cmocka_unit_test(test_wrap_q16_indirect),
@@ -1026,6 +1068,7 @@ int main(void)
 		cmocka_unit_test(test_len_too_large),
 		cmocka_unit_test(test_idx_runs_ahead),
 		cmocka_unit_test(test_idx_runs_backwards),
+		cmocka_unit_test(test_idx_runs_ahead_of_published),
 		cmocka_unit_test(test_id_unpublished),
 		cmocka_unit_test(test_max_queue),
 		cmocka_unit_test(test_duplicate_completion),
