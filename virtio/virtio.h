@@ -138,6 +138,10 @@ struct vdev {
 	struct vpci_region common, notify, isr_cfg, device;
 	uint32_t notify_mult;
 
+	/* config-space offset of the MSI-X capability, 0 when there is none
+	 * (legacy: it moves the device config, §4.1.4.8) */
+	uint8_t msix_cap;
+
 	struct vdev_queue queues[VDEV_MAX_QUEUES];
 	uint16_t nqueues;         /* set up by vdev_setup_queue */
 

@@ -159,24 +159,49 @@ const struct vtransport_ops vpci_legacy_ops = {
 	.isr = legacy_isr,
 };
 
+/* §4.1.4.8: the device config follows the registers, and with MSI-X
+ * enabled on the function also the two MSI-X vector registers. We never
+ * enable MSI-X, but whoever drove the function before us may have. */
+static int legacy_config_offset(struct vdev *d, uint32_t *ret)
+{
+	uint32_t ctrl = 0;
+	int r = 0;
+
+	*ret = sizeof(struct virtio_pci_legacy_regs);
+	if (d->msix_cap)
+		r = d->bus.ops->cfg_read(d->bus.ctx, d->msix_cap + PCI_MSIX_FLAGS,
+					 2, &ctrl);
+	if (r)
+		return log_err(r, "%s: cannot read the MSI-X capability at 0x%x",
+			       d->bus.name, d->msix_cap);
+	if (ctrl & PCI_MSIX_FLAGS_ENABLE)
+		*ret += sizeof(struct virtio_pci_legacy_msix);
+	return 0;
+}
+
 int vpci_legacy_setup(struct vdev *d)
 {
 	bool io;
 	uint64_t size;
+	uint32_t off;
 	int r = d->bus.ops->bar_info(d->bus.ctx, LEGACY_BAR, &io, &size);
 
 	if (r || !io || size < sizeof(struct virtio_pci_legacy_regs))
 		return log_err(-VQ_ENODEV,
 			       "%s: transitional virtio device without usable capabilities or legacy I/O BAR0",
 			       d->bus.name);
+	r = legacy_config_offset(d, &off);
+	if (r)
+		return r;
 	d->ops = &vpci_legacy_ops;
 	d->legacy = true;
-	/* The legacy config follows the registers (no MSI-X: §4.1.4.8). */
+	size = VQ_MIN(size, (uint64_t)0x100);
 	d->device = (struct vpci_region){
-		.present = true, .bar = LEGACY_BAR,
-		.offset = sizeof(struct virtio_pci_legacy_regs),
-		.length = (uint32_t)VQ_MIN(size, 0x100u) -
-			  sizeof(struct virtio_pci_legacy_regs),
+		.present = true, .bar = LEGACY_BAR, .offset = off,
+		.length = size > off ? (uint32_t)(size - off) : 0,
 	};
+	if (off != sizeof(struct virtio_pci_legacy_regs))
+		log_debug("%s: MSI-X enabled: legacy device config at 0x%x",
+			  d->bus.name, off);
 	return 0;
 }

@@ -22,6 +22,11 @@
 #define PCI_SUBSYSTEM_ID 0x2E
 #define PCI_CAP_PTR 0x34
 #define PCI_CAP_ID_VNDR 0x09
+#define PCI_CAP_ID_MSIX 0x11
+/* MSI-X capability: Message Control at +2, its bit 15 is MSI-X Enable
+ * (PCI 3.0 §6.8.2.3). */
+#define PCI_MSIX_FLAGS 2
+#define PCI_MSIX_FLAGS_ENABLE 0x8000
 #define PCI_CFG_SIZE 0x100
 #define PCI_CAP_FIRST 0x40
 
@@ -83,8 +88,9 @@ struct virtio_pci_common_cfg {
 	uint64_t queue_device;
 };
 
-/* §4.1.4.8: the legacy register block at the start of I/O BAR0; the
- * device-specific config follows it when MSI-X is off (we never enable it). */
+/* §4.1.4.8: the legacy register block at the start of I/O BAR0. When MSI-X
+ * is enabled on the function, struct virtio_pci_legacy_msix follows it, and
+ * the device-specific config comes after that (0x18 instead of 0x14). */
 struct virtio_pci_legacy_regs {
 	uint32_t device_features;
 	uint32_t driver_features;
@@ -96,6 +102,11 @@ struct virtio_pci_legacy_regs {
 	uint8_t isr_status;
 } __attribute__((packed));
 
+struct virtio_pci_legacy_msix {
+	uint16_t config_msix_vector;
+	uint16_t queue_msix_vector;
+};
+
 #define LEGACY_BAR 0
 #define LEGACY_PFN_SHIFT 12
 #define LEGACY_ALIGN 4096
@@ -104,6 +115,9 @@ _Static_assert(sizeof(struct virtio_pci_cap) == 16, "virtio_pci_cap");
 _Static_assert(sizeof(struct virtio_pci_notify_cap) == 20, "notify cap");
 _Static_assert(sizeof(struct virtio_pci_common_cfg) == 56, "common cfg");
 _Static_assert(sizeof(struct virtio_pci_legacy_regs) == 0x14, "legacy regs");
+_Static_assert(sizeof(struct virtio_pci_legacy_regs) +
+		       sizeof(struct virtio_pci_legacy_msix) == 0x18,
+	       "legacy config offset with MSI-X");
 
 #define FIELD_SIZE(type, field) sizeof(((type *)0)->field)
 

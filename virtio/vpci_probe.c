@@ -230,6 +230,8 @@ static int walk_caps(struct vdev *d)
 			r = cfg_rd(bus, pos + 1, 1, &next);
 		if (!r && id == PCI_CAP_ID_VNDR)
 			r = take_vendor_cap(d, pos);
+		if (!r && id == PCI_CAP_ID_MSIX && !d->msix_cap)
+			d->msix_cap = (uint8_t)pos;
 		if (r)
 			break;
 		pos = next;

@@ -514,17 +514,44 @@ static void legacy_pfn_write(struct fake_pci *fp, uint64_t pfn)
 	queue_activate(fp, q);
 }
 
+static bool msix_enabled(const struct fake_pci *fp)
+{
+	return fp->msix && (fp->cfg[FAKE_MSIX_POS + 3] & 0x80);
+}
+
+/* With MSI-X enabled: config_msix_vector at 0x14, queue_msix_vector at 0x16
+ * (the selected queue's; one vector register is kept per kind here). */
+static int legacy_msix_access(struct fake_pci *fp, uint64_t off, unsigned width,
+			      uint64_t *val, bool write)
+{
+	uint16_t *v = &fp->msix_vector[off == 0x16];
+
+	if (width != 2 || off % 2) {
+		fake_pci_fail(fp, "legacy MSI-X register 0x%llx accessed with width %u",
+			      (unsigned long long)off, width);
+		return -VQ_EINVAL;
+	}
+	if (write)
+		*v = (uint16_t)*val;
+	else
+		*val = *v;
+	return 0;
+}
+
 static int legacy_access(struct fake_pci *fp, uint64_t off, unsigned width,
 			 uint64_t *val, bool write)
 {
 	static const uint8_t widths[0x14] = { [0] = 4, [4] = 4, [8] = 4, [12] = 2,
 					      [14] = 2, [16] = 2, [18] = 1, [19] = 1 };
 	struct fake_queue *q = cur_queue(fp);
+	uint64_t cfg_at = msix_enabled(fp) ? 0x18 : 0x14;
 
-	if (off >= 0x14) {
-		uint64_t r = off - 0x14;
+	if (off >= 0x14 && off < cfg_at)
+		return legacy_msix_access(fp, off, width, val, write);
+	if (off >= cfg_at) {
+		uint64_t r = off - cfg_at;
 
-		if (r + width > FAKE_DEVICE_LEN || r + width > FAKE_BAR0_SIZE - 0x14 || write) {
+		if (r + width > FAKE_DEVICE_LEN || r + width > FAKE_BAR0_SIZE - cfg_at || write) {
 			fake_pci_fail(fp, "legacy config access at 0x%llx", (unsigned long long)off);
 			return -VQ_EINVAL;
 		}
@@ -658,6 +685,7 @@ unsigned fake_pci_default_caps(struct fake_cap ret[FAKE_MAX_CAPS])
 
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void msix_link(struct fake_pci *fp);
 
 void fake_pci_set_caps(struct fake_pci *fp, const struct fake_cap *caps,
 		       unsigned n)
@@ -688,6 +716,50 @@ void fake_pci_set_caps(struct fake_pci *fp, const struct fake_cap *caps,
 			}
 		}
 	}
+	msix_link(fp);
+}
+
+/* Appends the MSI-X capability to the list (fake_pci_set_msix). */
+static void msix_link(struct fake_pci *fp)
+{
+	uint8_t *c = fp->cfg + FAKE_MSIX_POS;
+	uint8_t pos = fp->cfg[0x34];
+
+	memset(c, 0, 12);
+	if (!fp->msix)
+		return;
+	c[0] = 0x11;
+	put16(c + 2, 1);    /* table size 2 (N - 1); Enable set by the caller */
+	put32(c + 4, 0x1000 | 1); /* table in BAR1: never used here */
+	put32(c + 8, 0x1800 | 1);
+	put16(fp->cfg + 0x06, 0x10);
+	if (!pos) {
+		fp->cfg[0x34] = FAKE_MSIX_POS;
+		return;
+	}
+	for (unsigned i = 0; fp->cfg[pos + 1] && i < FAKE_MAX_CAPS; i++)
+		pos = fp->cfg[pos + 1];
+	fp->cfg[pos + 1] = FAKE_MSIX_POS;
+}
+
+void fake_pci_set_msix(struct fake_pci *fp, bool present, bool enabled)
+{
+	uint8_t *link = &fp->cfg[0x34];
+
+	/* Unlink it first, wherever it is in the list. */
+	for (unsigned i = 0; *link && i <= FAKE_MAX_CAPS; i++) {
+		if (*link == FAKE_MSIX_POS) {
+			*link = 0;
+			break;
+		}
+		link = &fp->cfg[*link + 1];
+	}
+	if (!fp->cfg[0x34])
+		put16(fp->cfg + 0x06, 0);
+	fp->msix = present;
+	msix_link(fp);
+	if (present && enabled)
+		fp->cfg[FAKE_MSIX_POS + 3] |= 0x80;
 }
 
 void fake_pci_loop_caps(struct fake_pci *fp)

@@ -51,6 +51,8 @@
 #define FAKE_NOTIFY_OFF 0x3000
 #define FAKE_NOTIFY_LEN 0x1000
 #define FAKE_BAR0_SIZE 0x40
+/* An MSI-X capability, when asked for, sits after the others. */
+#define FAKE_MSIX_POS 0xF4
 
 enum fake_pci_mode {
 	FAKE_PCI_MODERN,       /* 0x1040 + type, capabilities only */
@@ -137,6 +139,8 @@ struct fake_pci {
 	uint8_t generation;
 	uint8_t devcfg[FAKE_DEVICE_LEN];
 	uint32_t notify_mult;
+	bool msix;                   /* an MSI-X capability at FAKE_MSIX_POS */
+	uint16_t msix_vector[2];     /* legacy config and queue 0 vectors */
 
 	/* knobs */
 	unsigned reset_delay_reads;  /* status reads before reset shows 0 */
@@ -177,6 +181,16 @@ void fake_pci_set_caps(struct fake_pci *fp, const struct fake_cap *caps,
 unsigned fake_pci_default_caps(struct fake_cap ret[FAKE_MAX_CAPS]);
 /** Point the last capability's next back at the first. */
 void fake_pci_loop_caps(struct fake_pci *fp);
+
+/**
+ * Give the function an MSI-X capability (at FAKE_MSIX_POS, last in the
+ * list), with MSI-X Enable set or clear as someone driving it before us left
+ * it; @present false removes it. With MSI-X enabled the legacy registers grow
+ * by the two vector registers and the device config moves to 0x18 (virtio
+ * 1.2 §4.1.4.8). The bit is read from config space on every access, so a
+ * test may flip it in fp->cfg.
+ */
+void fake_pci_set_msix(struct fake_pci *fp, bool present, bool enabled);
 
 /** The device sets DEVICE_NEEDS_RESET. */
 void fake_pci_set_needs_reset(struct fake_pci *fp);

@@ -411,6 +411,45 @@ static void test_config_read_legacy(void **state)
 	assert_fake_clean();
 }
 
+/* §4.1.4.8: with MSI-X enabled the legacy device config starts at 0x18,
+ * after the two vector registers; with it present but off, at 0x14. */
+static void check_legacy_msix(enum fake_pci_mode mode, bool present, bool enabled)
+{
+	uint64_t cap = 0x0123456789ABCDEFull, got = 0;
+	uint32_t seg_max = 0;
+	struct fake_cap bad = { .cfg_type = 1, .bar = 4, .offset = 0x3FF0,
+				.length = FAKE_COMMON_LEN };
+	struct vdev d;
+
+	fp = fake_pci_new(mode, VIRTIO_ID_BLOCK, 0);
+	if (mode == FAKE_PCI_TRANSITIONAL)
+		fake_pci_set_caps(fp, &bad, 1); /* unusable: legacy it is */
+	fake_pci_set_msix(fp, present, enabled);
+	memcpy(fp->devcfg, &cap, 8);
+	put_le32(fp->devcfg + 12, 126);
+	assert_int_equal(vpci_probe(&fp->bus, &d), 0);
+	assert_true(d.legacy);
+	assert_int_equal(d.msix_cap, present ? FAKE_MSIX_POS : 0);
+	assert_int_equal(d.device.offset, enabled ? 0x18 : 0x14);
+	assert_int_equal(d.device.length, FAKE_BAR0_SIZE - d.device.offset);
+	assert_int_equal(vdev_config_get(&d, struct virtio_blk_config, capacity, &got), 0);
+	assert_int_equal(got, cap);
+	assert_int_equal(vdev_config_get(&d, struct virtio_blk_config, seg_max, &seg_max), 0);
+	assert_int_equal(seg_max, 126);
+	assert_fake_clean();
+	fake_pci_free(fp);
+	fp = NULL;
+}
+
+static void test_config_read_legacy_msix(void **state)
+{
+	check_legacy_msix(FAKE_PCI_LEGACY, false, false);
+	check_legacy_msix(FAKE_PCI_LEGACY, true, false);
+	check_legacy_msix(FAKE_PCI_LEGACY, true, true);
+	check_legacy_msix(FAKE_PCI_TRANSITIONAL, true, false);
+	check_legacy_msix(FAKE_PCI_TRANSITIONAL, true, true);
+}
+
 static void check_notify_addr(uint32_t mult)
 {
 	struct fake_cap caps[FAKE_MAX_CAPS];
@@ -754,6 +793,7 @@ int main(void)
 		T(test_needs_reset_at_features_ok),
 		T(test_config_read_generation),
 		T(test_config_read_legacy),
+		T(test_config_read_legacy_msix),
 		T(test_notify_multiplier),
 		T(test_notify_off_outside_region),
 		T(test_queue_missing),
