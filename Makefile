@@ -160,3 +160,20 @@ lint: $(GEN_HDRS)
 
 .PHONY: fuzz fuzz-build fuzz-smoke lint
 # ==== end of fuzzing and lint ===============================================
+
+# ==== decompressor throughput (host, -O2, no sanitizers) ====================
+BENCH_DECOMP_SRCS := tests/bench/bench_decomp.c tests/support/host_platform.c \
+	$(wildcard lib/inflate.c lib/zstd.c lib/lzo.c) lib/log.c lib/fmt.c lib/err.c
+BENCH_DECOMP_STREAMS ?= kernel.z6.zlib mixed.z6.zlib text.z9.zlib mixed.raw.deflate \
+	$(if $(wildcard lib/zstd.c),kernel.l3.zst mixed.l19.zst text.l1.zst mixed.long.zst) \
+	$(if $(wildcard lib/lzo.c),kernel.x1.lzo mixed.x9.lzo text.x1.lzo)
+$(B)/host/bench_decomp: $(BENCH_DECOMP_SRCS) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOSTCC) -std=gnu11 -O2 $(WARN) -I. $(BENCH_DECOMP_SRCS) -o $@
+
+bench-decomp: $(B)/host/bench_decomp
+	$(Q)sh tests/unit/run.sh >/dev/null
+	$(Q)$(B)/host/bench_decomp $(B)/host/images/decomp $(BENCH_DECOMP_STREAMS)
+
+.PHONY: bench-decomp

@@ -7,6 +7,7 @@
 #     build/host/images by tests/unit/run.sh; made here if missing), cut to
 #     the target's -max_len where they are larger (a slice still holds the
 #     tables, superblocks and first directories the parsers start from);
+#   - the compressed streams of mk_decomp.sh that fit a 4 KiB input;
 #   - small volumes made here with sfdisk, mkfs.fat, mtools and mke2fs -d, so
 #     that mutations reach past the metadata into directories and files;
 #   - BLS entries and loader.conf files written here;
@@ -117,6 +118,21 @@ for k in "$cache"/kernel/root/boot/vmlinuz-*; do
 	[ -e "$k" ] && head -c 65536 "$k" > "$d/linux" && break
 done
 [ -e "$top/build/vqboot.efi" ] && head -c 65536 "$top/build/vqboot.efi" > "$d/vqboot"
+
+# ---- fuzz_inflate, fuzz_zstd, fuzz_lzo: streams the real tools wrote ---------
+# (tests/unit/images/mk_decomp.sh), those that fit the 4 KiB -max_len.
+while read -r codec comp _; do
+	case $codec in
+	zlib | deflate) t=fuzz_inflate ;;
+	zstd) t=fuzz_zstd ;;
+	lzo) t=fuzz_lzo ;;
+	*) continue ;;
+	esac
+	f=$images/decomp/$comp
+	[ -e "$f" ] && [ "$(stat -c %s "$f")" -le 4096 ] || continue
+	mkdir -p "$out/$t"
+	cp "$f" "$out/$t/$comp"
+done < "$images/decomp/manifest" 2>/dev/null || :
 
 # ---- device-model targets: synthetic inputs in their formats ----------------
 "${PYTHON:-python3}" - "$out" <<'EOF'

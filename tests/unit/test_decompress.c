@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The decompressors btrfs reads compressed extents with, on streams the
+ * real tools wrote (tests/unit/images/mk_decomp.sh, listed in its
+ * manifest): every byte and the length checked, a buffer one byte short
+ * refused, every truncation of the small streams refused, flipped bytes
+ * never crashing, and hand-made streams that break one rule each.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lib/err.h"
+#include "lib/inflate.h"
+#include "tests/support/file_bdev.h"
+#include "tests/support/host_platform.h"
+
+typedef int (*decomp_fn)(const void *src, size_t src_len, void *dst, size_t dst_cap,
+			 size_t *ret_len);
+
+struct codec {
+	const char *name;     /* as in the manifest */
+	decomp_fn fn;
+	int min_streams;      /* the manifest must list at least this many */
+	int flip_fail_pct;    /* flipped bytes of a checksummed stream fail this often */
+};
+
+static const struct codec codec_zlib = { "zlib", vq_inflate_zlib, 90, 95 };
+static const struct codec codec_deflate = { "deflate", vq_inflate_raw, 20, 20 };
+
+struct stream {
+	char comp[160];
+	char orig[160];
+};
+
+/* The manifest's streams of @codec; *ret_n of them. */
+static struct stream *load_manifest(const char *codec, int *ret_n)
+{
+	FILE *f = fopen(test_image("decomp/manifest"), "r");
+	struct stream *v = NULL;
+	char c[32], a[128], b[128];
+	int n = 0;
+
+	assert_non_null(f);
+	while (fscanf(f, "%31s %127s %127s", c, a, b) == 3) {
+		if (strcmp(c, codec))
+			continue;
+		v = realloc(v, sizeof(*v) * (size_t)(n + 1));
+		assert_non_null(v);
+		snprintf(v[n].comp, sizeof(v[n].comp), "decomp/%s", a);
+		snprintf(v[n].orig, sizeof(v[n].orig), "decomp/%s", b);
+		n++;
+	}
+	fclose(f);
+	*ret_n = n;
+	return v;
+}
+
+static void *slurp(const char *name, size_t *ret_size)
+{
+	return test_slurp(test_image(name), ret_size);
+}
+
+/* Output into a buffer of exactly @cap bytes, so ASan sees any overrun. */
+static int run(const struct codec *c, const void *src, size_t n, size_t cap,
+	       uint8_t **ret_out, size_t *ret_len)
+{
+	uint8_t *out = malloc(cap ? cap : 1);
+	int r;
+
+	assert_non_null(out);
+	*ret_len = (size_t)-1;
+	r = c->fn(src, n, out, cap, ret_len);
+	if (ret_out)
+		*ret_out = out;
+	else
+		free(out);
+	return r;
+}
+
+/* Every stream: right bytes and length in an exact and a roomy buffer,
+ * -VQ_ENOSPC one byte short. */
+static void test_streams(void **state)
+{
+	const struct codec *c = *state;
+	int n;
+	struct stream *v = load_manifest(c->name, &n);
+
+	assert_true(n >= c->min_streams);
+	for (int i = 0; i < n; i++) {
+		size_t clen, olen, len;
+		uint8_t *comp = slurp(v[i].comp, &clen);
+		uint8_t *orig = slurp(v[i].orig, &olen);
+		uint8_t *out;
+		int r;
+
+		r = run(c, comp, clen, olen, &out, &len);
+		if (r != 0 || len != olen || memcmp(out, orig, olen))
+			fail_msg("%s: r=%d len=%zu, want %zu bytes", v[i].comp, r, len, olen);
+		free(out);
+		r = run(c, comp, clen, olen + 4096, &out, &len);
+		if (r != 0 || len != olen || memcmp(out, orig, olen))
+			fail_msg("%s (roomy buffer): r=%d len=%zu", v[i].comp, r, len);
+		free(out);
+		if (olen > 0) {
+			r = run(c, comp, clen, olen - 1, NULL, &len);
+			if (r != -VQ_ENOSPC || len != (size_t)-1)
+				fail_msg("%s: r=%d with %zu bytes of room", v[i].comp, r, olen - 1);
+		}
+		free(comp);
+		free(orig);
+	}
+	free(v);
+}
+
+/* The small single-frame streams: every proper prefix is refused. */
+static bool small_stream(const struct stream *s)
+{
+	return strstr(s->orig, "/hello.in") || strstr(s->orig, "/one.in") ||
+	       strstr(s->orig, "/empty.in") || strstr(s->orig, "/page.in");
+}
+
+static void test_truncations(void **state)
+{
+	const struct codec *c = *state;
+	int n, tried = 0;
+	struct stream *v = load_manifest(c->name, &n);
+
+	for (int i = 0; i < n; i++) {
+		size_t clen, olen, len;
+		uint8_t *comp, *orig;
+
+		if (!small_stream(&v[i]))
+			continue;
+		comp = slurp(v[i].comp, &clen);
+		orig = slurp(v[i].orig, &olen);
+		for (size_t k = 0; k < clen; k++) {
+			/* A copy of exactly k bytes: reading past it is an ASan error. */
+			uint8_t *cut = malloc(k ? k : 1);
+			int r;
+
+			memcpy(cut, comp, k);
+			r = run(c, cut, k, olen, NULL, &len);
+			if (r != -VQ_ECORRUPT)
+				fail_msg("%s cut to %zu of %zu bytes: r=%d", v[i].comp, k, clen, r);
+			free(cut);
+			tried++;
+		}
+		free(comp);
+		free(orig);
+	}
+	assert_true(tried > 100);
+	free(v);
+}
+
+/* Flipped bits and bytes anywhere in the small streams: no crash, no
+ * overrun, a length within the buffer, and mostly a refusal. */
+static void test_flips(void **state)
+{
+	static const uint8_t masks[] = { 0x01, 0x10, 0x80, 0xff };
+	const struct codec *c = *state;
+	int n, tried = 0, failed = 0;
+	struct stream *v = load_manifest(c->name, &n);
+
+	for (int i = 0; i < n; i++) {
+		size_t clen, olen, len;
+		uint8_t *comp, *orig;
+
+		if (!small_stream(&v[i]))
+			continue;
+		comp = slurp(v[i].comp, &clen);
+		orig = slurp(v[i].orig, &olen);
+		for (size_t k = 0; k < clen; k++) {
+			for (size_t m = 0; m < ARRAY_SIZE(masks); m++) {
+				int r;
+
+				comp[k] ^= masks[m];
+				r = run(c, comp, clen, 2 * olen + 64, NULL, &len);
+				comp[k] ^= masks[m];
+				tried++;
+				if (r == 0) {
+					assert_true(len <= 2 * olen + 64);
+					continue;
+				}
+				if (r != -VQ_ECORRUPT && r != -VQ_ENOSPC && r != -VQ_ENOTSUP)
+					fail_msg("%s byte %zu ^ %02x: r=%d", v[i].comp, k, masks[m], r);
+				failed++;
+			}
+		}
+		free(comp);
+		free(orig);
+	}
+	assert_true(tried > 100);
+	if (failed * 100 < tried * c->flip_fail_pct)
+		fail_msg("%s: only %d of %d flipped streams refused", c->name, failed, tried);
+	free(v);
+}
+
+/* ---- deflate streams made by hand ----------------------------------------- */
+
+struct bitw {
+	uint8_t buf[256];
+	unsigned nbits;
+};
+
+/* @n bits of @v, least significant first (RFC 1951 §3.1.1). */
+static void put_bits(struct bitw *w, uint32_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++, w->nbits++)
+		if (v >> i & 1)
+			w->buf[w->nbits / 8] |= (uint8_t)(1u << (w->nbits % 8));
+}
+
+/* A Huffman code of @n bits, most significant first. */
+static void put_code(struct bitw *w, uint32_t code, unsigned n)
+{
+	while (n--)
+		put_bits(w, code >> n & 1, 1);
+}
+
+static size_t bytes_of(const struct bitw *w)
+{
+	return (w->nbits + 7) / 8;
+}
+
+/* The fixed code's literal/length symbol @sym (§3.2.6). */
+static void put_fixed(struct bitw *w, unsigned sym)
+{
+	if (sym < 144)
+		put_code(w, 0x30 + sym, 8);
+	else if (sym < 256)
+		put_code(w, 0x190 + sym - 144, 9);
+	else if (sym < 280)
+		put_code(w, sym - 256, 7);
+	else
+		put_code(w, 0xc0 + sym - 280, 8);
+}
+
+static void expect_raw(const struct bitw *w, size_t cap, int want, const char *log)
+{
+	size_t len;
+
+	host_log_clear();
+	assert_int_equal(run(&codec_deflate, w->buf, bytes_of(w), cap, NULL, &len), want);
+	if (log && !host_log_contains(log))
+		fail_msg("log lacks \"%s\"; last line: %s", log, host_log_last());
+}
+
+static void test_deflate_handmade(void **state)
+{
+	struct bitw w;
+	uint8_t *out;
+	size_t len;
+
+	(void)state;
+	/* Fixed block: 'a', then a match of 3 at distance 2 (only 1 byte out). */
+	memset(&w, 0, sizeof(w));
+	put_bits(&w, 1, 1);
+	put_bits(&w, 1, 2);
+	put_fixed(&w, 'a');
+	put_fixed(&w, 257);
+	put_code(&w, 1, 5);
+	put_fixed(&w, 256);
+	expect_raw(&w, 100, -VQ_ECORRUPT, "distance before the start of the output at input offset");
+
+	/* The same at distance 1 is fine: "aaaa". */
+	memset(&w, 0, sizeof(w));
+	put_bits(&w, 1, 1);
+	put_bits(&w, 1, 2);
+	put_fixed(&w, 'a');
+	put_fixed(&w, 257);
+	put_code(&w, 0, 5);
+	put_fixed(&w, 256);
+	assert_int_equal(run(&codec_deflate, w.buf, bytes_of(&w), 4, &out, &len), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(out, "aaaa", 4);
+	free(out);
+	expect_raw(&w, 3, -VQ_ENOSPC, "buffer holds 3");
+
+	/* Literal/length symbols 286 and 287 and distance codes 30, 31 exist
+	 * in the fixed code but mean nothing. */
+	for (unsigned sym = 286; sym < 288; sym++) {
+		memset(&w, 0, sizeof(w));
+		put_bits(&w, 3, 3);
+		put_fixed(&w, sym);
+		expect_raw(&w, 100, -VQ_ECORRUPT, "invalid length code");
+	}
+	memset(&w, 0, sizeof(w));
+	put_bits(&w, 3, 3);
+	put_fixed(&w, 'a');
+	put_fixed(&w, 257);
+	put_code(&w, 30, 5);
+	expect_raw(&w, 100, -VQ_ECORRUPT, "invalid distance code");
+
+	/* Block type 3 is reserved. */
+	memset(&w, 0, sizeof(w));
+	put_bits(&w, 7, 3);
+	expect_raw(&w, 100, -VQ_ECORRUPT, "reserved block type");
+
+	/* Stored block whose NLEN is not the complement of LEN. */
+	memset(&w, 0, sizeof(w));
+	put_bits(&w, 1, 8);
+	put_bits(&w, 5, 16);
+	put_bits(&w, 0, 16);
+	expect_raw(&w, 100, -VQ_ECORRUPT, "stored block length check");
+
+	/* Stored block of 5 bytes with only 2 there, and with too little room. */
+	memset(&w, 0, sizeof(w));
+	put_bits(&w, 1, 8);
+	put_bits(&w, 5, 16);
+	put_bits(&w, 0xfffa, 16);
+	put_bits(&w, 0x4241, 16);
+	expect_raw(&w, 100, -VQ_ECORRUPT, "truncated stored block");
+	put_bits(&w, 0x444443, 24);
+	expect_raw(&w, 4, -VQ_ENOSPC, NULL);
+	expect_raw(&w, 5, 0, NULL);
+
+	/* Dynamic block with 287 literal/length codes. */
+	memset(&w, 0, sizeof(w));
+	put_bits(&w, 5, 3);
+	put_bits(&w, 30, 5);
+	put_bits(&w, 0, 5);
+	put_bits(&w, 15, 4);
+	expect_raw(&w, 100, -VQ_ECORRUPT, "too many length or distance codes");
+
+	/* Code length code of 19 one-bit codes: over-subscribed. */
+	memset(&w, 0, sizeof(w));
+	put_bits(&w, 5, 3);
+	put_bits(&w, 0, 5);
+	put_bits(&w, 0, 5);
+	put_bits(&w, 15, 4);
+	for (int i = 0; i < 19; i++)
+		put_bits(&w, 1, 3);
+	expect_raw(&w, 100, -VQ_ECORRUPT, "over-subscribed Huffman code");
+
+	/* Code length code {0: code 0, 16: code 1} (§3.2.2's order), and the
+	 * first length is a "repeat the previous one". */
+	memset(&w, 0, sizeof(w));
+	put_bits(&w, 5, 3);
+	put_bits(&w, 0, 5);
+	put_bits(&w, 0, 5);
+	put_bits(&w, 0, 4);
+	put_bits(&w, 1, 3);
+	put_bits(&w, 0, 3);
+	put_bits(&w, 0, 3);
+	put_bits(&w, 1, 3);
+	put_code(&w, 1, 1);               /* codes: 0 -> "0", 1 -> "16" */
+	expect_raw(&w, 100, -VQ_ECORRUPT, "repeat with no previous length");
+
+	/* An empty stream and one cut in the middle of a code. */
+	memset(&w, 0, sizeof(w));
+	expect_raw(&w, 100, -VQ_ECORRUPT, "truncated");
+	put_bits(&w, 3, 3);
+	put_fixed(&w, 'a');
+	w.nbits = 9;
+	expect_raw(&w, 100, -VQ_ECORRUPT, "truncated");
+}
+
+static void test_zlib_handmade(void **state)
+{
+	/* zlib of "a" at level 6: 78 9c 4b 04 00 00 62 00 62. */
+	uint8_t z[] = { 0x78, 0x9c, 0x4b, 0x04, 0x00, 0x00, 0x62, 0x00, 0x62 };
+	uint8_t *out;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(run(&codec_zlib, z, sizeof(z), 1, &out, &len), 0);
+	assert_int_equal(len, 1);
+	assert_int_equal(out[0], 'a');
+	free(out);
+	/* Bytes after the stream are left alone. */
+	uint8_t zt[sizeof(z) + 3];
+	memcpy(zt, z, sizeof(z));
+	memcpy(zt + sizeof(z), "xyz", 3);
+	assert_int_equal(run(&codec_zlib, zt, sizeof(zt), 1, NULL, &len), 0);
+	assert_int_equal(len, 1);
+	z[8] ^= 1;
+	host_log_clear();
+	assert_int_equal(run(&codec_zlib, z, sizeof(z), 1, NULL, &len), -VQ_ECORRUPT);
+	assert_true(host_log_contains("Adler-32"));
+	z[8] ^= 1;
+	z[1] ^= 1;          /* FCHECK no longer makes CMF.FLG a multiple of 31 */
+	assert_int_equal(run(&codec_zlib, z, sizeof(z), 1, NULL, &len), -VQ_ECORRUPT);
+	z[1] = 0xbb;        /* FDICT, FCHECK right */
+	assert_int_equal(run(&codec_zlib, z, sizeof(z), 1, NULL, &len), -VQ_ENOTSUP);
+	z[0] = 0x79;        /* CM 9 */
+	assert_int_equal(run(&codec_zlib, z, sizeof(z), 1, NULL, &len), -VQ_ECORRUPT);
+	assert_int_equal(vq_adler32(1, "Wikipedia", 9), 0x11E60398u);
+}
+
+#define PER_CODEC(c) \
+	cmocka_unit_test_prestate(test_streams, (void *)&(c)), \
+	cmocka_unit_test_prestate(test_truncations, (void *)&(c)), \
+	cmocka_unit_test_prestate(test_flips, (void *)&(c))
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		PER_CODEC(codec_zlib),
+		PER_CODEC(codec_deflate),
+		cmocka_unit_test(test_deflate_handmade),
+		cmocka_unit_test(test_zlib_handmade),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
