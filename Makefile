@@ -49,11 +49,28 @@ $(B)/%.so: $$(call app_objs,%) $(B)/efi/libvq.a
 	$(Q)if $(NM) -u $@ | grep -q .; then \
 		echo "error: undefined symbols in $@:"; $(NM) -u $@; rm -f $@; exit 1; fi
 
-$(B)/%.efi: $(B)/%.so
+# SBAT (shim's SBAT.md): shim refuses a second stage without a .sbat
+# section. Raise SBAT_GENERATION when a release fixes a Secure Boot bypass;
+# a distribution adds its own line with SBAT_VENDOR_LINE.
+SBAT_GENERATION  ?= 1
+SBAT_VERSION     ?= 0.1
+SBAT_URL         ?= https://vqboot.invalid/
+SBAT_VENDOR_LINE ?=
+$(B)/gen/sbat.csv: Makefile
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)printf '%s\n' 'sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md' \
+		'vqboot,$(SBAT_GENERATION),vqboot,vqboot,$(SBAT_VERSION),$(SBAT_URL)' > $@.tmp
+	$(Q)$(if $(SBAT_VENDOR_LINE),printf '%s\n' '$(SBAT_VENDOR_LINE)' >> $@.tmp)
+	$(Q)mv $@.tmp $@
+
+$(B)/%.efi: $(B)/%.so $(B)/gen/sbat.csv scripts/sbat.sh
 	@echo "  EFI     $@"
 	$(Q)$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym \
 		-j .rel -j .rela -j .rel.* -j .rela.* -j .reloc \
-		--target efi-app-$(ARCH) --subsystem=10 $< $@
+		--target efi-app-$(ARCH) --subsystem=10 $< $@.tmp
+	$(Q)sh scripts/sbat.sh $(OBJCOPY) $(OBJDUMP) $@.tmp $(B)/gen/sbat.csv $@
+	$(Q)rm -f $@.tmp
 
 # Objects made by chained pattern rules are not throwaway intermediates.
 .SECONDARY:

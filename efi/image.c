@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "efi/image.h"
+#include "efi/secureboot.h"
 #include "lib/log.h"
 #include "lib/plat.h"
 
@@ -142,7 +143,6 @@ static CHAR16 *cmdline_utf16(const char *s, UINT32 *ret_bytes)
 static EFI_STATUS load_from_memory(const struct image_start *s, EFI_HANDLE *ret)
 {
 	struct memmap_dp dp = { 0 };
-	EFI_STATUS st;
 
 	dp.mem.Header.Type = HARDWARE_DEVICE_PATH;
 	dp.mem.Header.SubType = HW_MEMMAP_DP;
@@ -151,12 +151,10 @@ static EFI_STATUS load_from_memory(const struct image_start *s, EFI_HANDLE *ret)
 	dp.mem.StartingAddress = (uintptr_t)s->image;
 	dp.mem.EndingAddress = (uintptr_t)s->image + s->image_size - 1;
 	set_end(&dp.end);
-	st = BS->LoadImage(FALSE, efi_image, (EFI_DEVICE_PATH *)&dp,
-			   (void *)s->image, s->image_size, ret);
-	if (EFI_ERROR(st))
-		log_error("%s: the firmware refused to load the image (status 0x%llx)",
-			  s->name, (unsigned long long)st);
-	return st;
+	/* Only through the firmware's LoadImage (and shim's verifier): the
+	 * platform decides what may run. */
+	return sb_load_image((EFI_DEVICE_PATH *)&dp, s->image, s->image_size,
+			     s->name, ret);
 }
 
 EFI_STATUS image_start(const struct image_start *s)

@@ -23,6 +23,7 @@ static const char *const err_names[VQ_ERR_MAX] = {
 	[VQ_ENEEDRESET] = "device needs reset",
 	[VQ_ECANCELED] = "cancelled",
 	[VQ_E2BIG] = "too big",
+	[VQ_ESECURITY] = "refused by Secure Boot",
 };
 
 const char *vq_strerror(int err)

@@ -28,6 +28,7 @@ enum vq_err {
 	VQ_ENEEDRESET = 18,/* device set DEVICE_NEEDS_RESET or FAILED */
 	VQ_ECANCELED = 19, /* the user cancelled */
 	VQ_E2BIG = 20,     /* argument list / command line too long */
+	VQ_ESECURITY = 21, /* Secure Boot refused an image */
 	VQ_ERR_MAX
 };
 

@@ -20,7 +20,7 @@ fi
 
 mkdir -p "$work/bin" "$work/proc" "$work/sys" "$work/dev" "$work/mods" "$work/sys/firmware/efi/efivars"
 cp /bin/busybox "$work/bin/busybox"
-for app in sh cat echo md5sum insmod mount poweroff dd head sleep ls tr cut; do
+for app in sh cat echo md5sum insmod mount poweroff dd head sleep ls tr cut od; do
 	ln -s busybox "$work/bin/$app"
 done
 kver=$(ls "$kroot/lib/modules" | head -1)
@@ -65,6 +65,8 @@ if mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null; then
 	for v in /sys/firmware/efi/efivars/Loader*-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f; do
 		[ -e "$v" ] && echo "VQ-EFIVAR: ${v##*/} $(dd if=$v bs=1 skip=4 2>/dev/null | tr -d '\000')"
 	done
+	sb=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+	[ -e $sb ] && echo "VQ-SECUREBOOT: $(dd if=$sb bs=1 skip=4 count=1 2>/dev/null | od -An -tu1 | tr -d ' ')"
 fi
 echo "VQ-LINUX: done"
 poweroff -f

@@ -7,6 +7,7 @@
 #include "efi/bli.h"
 #include "apps/vqboot/bootmenu.h"
 #include "efi/image.h"
+#include "efi/secureboot.h"
 #include "apps/vqboot/screen.h"
 #include "efi/vdevs.h"
 #include "boot/load.h"
@@ -18,6 +19,7 @@
 #define VQBOOT_TITLE "vqboot 0.1 - boot menu"
 #define PROGRESS_EVERY_US 100000 /* screen updates while loading: 10 per second */
 #define FAILED_IDLE_QUIT_US (30ULL * 1000 * 1000)
+#define REFUSED_MAX 8
 
 struct vqboot {
 	struct vq_opts opts;
@@ -30,7 +32,24 @@ struct vqboot {
 	uint64_t load_start_us;
 	uint64_t last_progress_us;
 	bool failed_once;
+	/* Entries Secure Boot refused: marked in the menu from then on. */
+	char refused[REFUSED_MAX][BLS_NAME_MAX];
+	unsigned nrefused;
 };
+
+static bool was_refused(const struct vqboot *vb, const char *id)
+{
+	for (unsigned i = 0; i < vb->nrefused; i++)
+		if (!strcmp(vb->refused[i], id))
+			return true;
+	return false;
+}
+
+static void mark_refused(struct vqboot *vb, const char *id)
+{
+	if (vb->nrefused < REFUSED_MAX && !was_refused(vb, id))
+		vq_snprintf(vb->refused[vb->nrefused++], BLS_NAME_MAX, "%s", id);
+}
 
 static int load_alloc(void *ctx, size_t size, void **ret)
 {
@@ -119,6 +138,10 @@ static EFI_STATUS build_menu(struct vqboot *vb, struct menu *m)
 			.title = bls_entry_title(e), .cmdline = e->options,
 			.broken = !bls_entry_bootable(e),
 			.reason = e->broken ? e->reason : "no linux or efi line" };
+		if (was_refused(vb, e->id)) {
+			vb->items[i].broken = true;
+			vb->items[i].reason = "refused by Secure Boot";
+		}
 	}
 	def = bls_list_default(l, c->default_pattern);
 	if (vb->opts.entry[0]) {
@@ -192,6 +215,8 @@ static int boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
 		return -VQ_ENOMEM;
 	*edited = *e;
 	vq_snprintf(edited->options, sizeof(edited->options), "%s", cmdline ? cmdline : "");
+	if (strcmp(edited->options, e->options))
+		log_info("vqboot: command line edited: %s", edited->options);
 	r = load_entry(&vb->scan, edited, vb->opts.append, &ops, &l);
 	plat_free(edited);
 	if (r)
@@ -245,6 +270,8 @@ static EFI_STATUS run(struct vqboot *vb)
 				  vb->scan.entries.v[ev.index]->id : "?",
 			  vq_strerror(r));
 		st = efi_from_vq(r ? r : -VQ_EIO);
+		if (r == -VQ_ESECURITY)
+			mark_refused(vb, vb->scan.entries.v[ev.index]->id);
 		vb->failed_once = true;
 		/* Non-interactive (timeout 0): hand the failure to the firmware. */
 		if (vb->opts.timeout_set ? vb->opts.timeout_s == 0
@@ -276,6 +303,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		log_max_level = LOG_DEBUG;
 	log_info("vqboot 0.1: TSC %llu ticks/us (calibrated against the firmware's Stall)",
 		 (unsigned long long)efi_tsc_per_us());
+	const struct sb_state *sb = sb_state();
+	log_msg(sb->secure_boot || sb->shim ? LOG_INFO : LOG_DEBUG,
+		"vqboot: Secure Boot %s", sb_state_text(sb));
 	status = run(&vb);
 	close_devices(&vb);
 	log_info("vqboot: returning to the firmware (status 0x%llx)",

@@ -6,6 +6,7 @@
  * firmware finds it as before.
  */
 #include "apps/vqdiag/diag.h"
+#include "efi/secureboot.h"
 #include "lib/log.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_gpu.h"
@@ -251,6 +252,21 @@ static void list_one(struct diag_out *o, struct efi_pci_dev *d)
 		json_end_object(&o->j);
 }
 
+static void list_secure_boot(struct diag_out *o)
+{
+	const struct sb_state *sb = sb_state();
+
+	if (!o->json) {
+		con_printf("vqdiag: Secure Boot %s\n", sb_state_text(sb));
+		return;
+	}
+	json_begin_object(&o->j, "secure_boot");
+	json_bool(&o->j, "enabled", sb->secure_boot);
+	json_bool(&o->j, "setup_mode", sb->setup_mode);
+	json_bool(&o->j, "shim", sb->shim);
+	json_end_object(&o->j);
+}
+
 EFI_STATUS diag_list(struct diag_out *o, const struct diag_params *p)
 {
 	struct efi_pci_dev *devs;
@@ -262,6 +278,7 @@ EFI_STATUS diag_list(struct diag_out *o, const struct diag_params *p)
 			  (unsigned long long)st);
 		return st;
 	}
+	list_secure_boot(o);
 	if (o->json)
 		json_begin_array(&o->j, "devices");
 	else

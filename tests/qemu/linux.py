@@ -33,7 +33,8 @@ def kernel():
 @_locked
 def busybox_initrd():
     out = os.path.join(CACHE, "initrd-test.img")
-    if not os.path.exists(out):
+    script = os.path.join(TOP, "scripts", "mkinitrd.sh")
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(script):
         mkdisk.initrd(out + ".tmp", mkdisk.kernel_root(), "test")
         os.rename(out + ".tmp", out)
     return out

@@ -20,6 +20,9 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(TOP, "build")
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+# Debian's test firmware: Secure Boot on, its "snakeoil" key in PK, KEK, db.
+OVMF_CODE_SB = "/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd"
+OVMF_VARS_SB = "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd"
 ANSI = re.compile(r"\x1b\[[0-9;?=]*[A-Za-z]")
 
 
@@ -55,8 +58,12 @@ def make_tools_disk(path, files, startup):
 
 class VM:
     def __init__(self, name, machine="q35", mem=512, devices=(), disks=(),
-                 tools=None, startup=(), gpu=None, extra=(), workdir=None):
+                 tools=None, startup=(), gpu=None, extra=(), workdir=None,
+                 secure_boot=False, tpm=False):
         self.name = name
+        self.secure_boot = secure_boot
+        self.tpm = tpm
+        self.swtpm = None
         self.dir = workdir or os.path.join(BUILD, "qemu-logs", name)
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
@@ -75,13 +82,22 @@ class VM:
 
     def cmdline(self):
         vars_fd = os.path.join(self.dir, "vars.fd")
-        shutil.copy(OVMF_VARS, vars_fd)
-        cmd = ["qemu-system-x86_64", "-M", self.machine, "-accel", "tcg",
+        shutil.copy(OVMF_VARS_SB if self.secure_boot else OVMF_VARS, vars_fd)
+        code = OVMF_CODE_SB if self.secure_boot else OVMF_CODE
+        machine = self.machine + (",smm=on" if self.secure_boot else "")
+        cmd = ["qemu-system-x86_64", "-M", machine, "-accel", "tcg",
                "-m", str(self.mem), "-nodefaults", "-no-user-config",
                "-display", "none", "-serial", "stdio",
                "-monitor", f"unix:{self.monitor_path},server,nowait",
-               "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+               "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
                "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}"]
+        if self.secure_boot:
+            # Only SMM code may write the authenticated variables.
+            cmd += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+        if self.tpm:
+            cmd += ["-chardev", f"socket,id=tpm,path={self.tpm_socket()}",
+                    "-tpmdev", "emulator,id=tpm0,chardev=tpm",
+                    "-device", "tpm-tis,tpmdev=tpm0"]
         if self.tools is not None:
             files, = (self.tools,)
             img = os.path.join(self.dir, "tools.img")
@@ -100,6 +116,21 @@ class VM:
             cmd += ["-device", dev]
         cmd += self.extra
         return cmd
+
+    def tpm_socket(self):
+        """Start swtpm (TPM 2.0, state in the log folder) for this boot."""
+        state = os.path.join(self.dir, "tpm")
+        os.makedirs(state, exist_ok=True)
+        sock = os.path.join(state, "swtpm.sock")
+        self.swtpm = subprocess.Popen(
+            ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}",
+             "--ctrl", f"type=unixio,path={sock}",
+             "--log", f"file={os.path.join(self.dir, 'swtpm.log')}"])
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        return sock
 
     def run(self, until=None, timeout=60, keys=None):
         """Boot and read serial until `until` (regex) matches, QEMU exits,
@@ -191,6 +222,10 @@ class VM:
             self.proc.kill()
         if self.proc:
             self.proc.wait()
+        if self.swtpm and self.swtpm.poll() is None:
+            self.swtpm.kill()
+        if self.swtpm:
+            self.swtpm.wait()
 
     def __enter__(self):
         return self
