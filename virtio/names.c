@@ -2,6 +2,7 @@
 /* Names of virtio device types and feature bits, for diagnostics. */
 #include "virtio/virtio.h"
 #include "virtio/virtio_blk.h"
+#include "virtio/virtio_scsi.h"
 
 /* virtio-gpu feature bits (§5.7.3) */
 #define VIRTIO_GPU_F_VIRGL 0
@@ -41,6 +42,13 @@ static const struct bit_name blk_bits[] = {
 	{ VIRTIO_BLK_F_MQ, "MQ" },
 	{ VIRTIO_BLK_F_DISCARD, "DISCARD" },
 	{ VIRTIO_BLK_F_WRITE_ZEROES, "WRITE_ZEROES" },
+};
+
+static const struct bit_name scsi_bits[] = {
+	{ VIRTIO_SCSI_F_INOUT, "INOUT" },
+	{ VIRTIO_SCSI_F_HOTPLUG, "HOTPLUG" },
+	{ VIRTIO_SCSI_F_CHANGE, "CHANGE" },
+	{ VIRTIO_SCSI_F_T10_PI, "T10_PI" },
 };
 
 static const struct bit_name gpu_bits[] = {
@@ -84,6 +92,8 @@ const char *virtio_feature_name(uint16_t type, unsigned bit)
 	switch (type) {
 	case VIRTIO_ID_BLOCK:
 		return find_bit(blk_bits, ARRAY_SIZE(blk_bits), bit);
+	case VIRTIO_ID_SCSI:
+		return find_bit(scsi_bits, ARRAY_SIZE(scsi_bits), bit);
 	case VIRTIO_ID_GPU:
 		return find_bit(gpu_bits, ARRAY_SIZE(gpu_bits), bit);
 	default:

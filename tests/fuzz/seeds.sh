@@ -166,7 +166,7 @@ put("fuzz_pcicaps", "legacy_blk",
     bytes([0x61, 0x80 | 0x40 | 6, 0, 0, 0, 0, 0, 0]) + bytes(192) + bytes(128))
 
 rnd = random.Random(5)
-for target in ("fuzz_ring", "fuzz_gpu", "fuzz_vblk", "fuzz_pcicaps"):
+for target in ("fuzz_ring", "fuzz_gpu", "fuzz_vblk", "fuzz_pcicaps", "fuzz_vscsi"):
     put(target, "zeros", bytes(256))
     put(target, "ones", b"\xff" * 256)
     for i, n in enumerate((16, 64, 512, 2048)):
@@ -178,6 +178,24 @@ setup = bytes([0x00, 4, 0x00, 0x10, 0, 16, 0])
 ops = b"".join(bytes([k, s & 0xFF, s >> 8, n, 0])
                for k, s, n in ((0, 0, 1), (1, 8, 2), (0, 8, 2), (0, 100, 8)))
 put("fuzz_vblk", "reads_writes", setup + ops)
+
+# fuzz_vscsi: 4 setup bytes (transport/features/mapping, queue size and
+# max_target, cdb/sense sizes, max_sectors), 4 LUNs of 4 bytes (target and
+# LUN, type and block size, blocks, behaviour), a scan byte, then 5 bytes a
+# read (LUN, misbehaviour, LBA le16, count).
+luns = bytes([0x00, 0x00, 200, 0x00,      # t0 l0 disk 512
+              0x13, 0x01, 50, 0x01,       # t3 l1 disk 4096, one unit attention
+              0x10, 0x80, 0, 0x00,        # t0 l1 CD
+              0x05, 0x40, 0, 0x00])       # absent
+reads = b"".join(bytes([l, m, a & 0xFF, a >> 8, n])
+                 for l, m, a, n in ((0, 0, 0, 8), (1, 0, 3, 4), (0, 1, 5, 9),
+                                    (0, 3, 7, 1), (1, 0x40, 0, 2)))
+for name, setup in (("modern", bytes([0x0C, 0x38, 0x20, 0x00])),
+                    ("legacy", bytes([0x02, 0x48, 0x10, 0x90])),
+                    ("transitional", bytes([0x05, 0x17, 0x20, 0x00]))):
+    put("fuzz_vscsi", name, setup + luns + bytes([0]) + reads)
+put("fuzz_vscsi", "hostile_scan",
+    bytes([0x0C, 0x38, 0x20, 0x00]) + luns + bytes([0x42]) + reads)
 EOF
 
 touch "$stamp"
