@@ -16,6 +16,7 @@
 
 #include "lib/err.h"
 #include "lib/inflate.h"
+#include "lib/zstd.h"
 #include "tests/support/file_bdev.h"
 #include "tests/support/host_platform.h"
 
@@ -31,6 +32,7 @@ struct codec {
 
 static const struct codec codec_zlib = { "zlib", vq_inflate_zlib, 90, 95 };
 static const struct codec codec_deflate = { "deflate", vq_inflate_raw, 20, 20 };
+static const struct codec codec_zstd = { "zstd", vq_zstd_decompress, 80, 70 };
 
 struct stream {
 	char comp[160];
@@ -392,6 +394,141 @@ static void test_zlib_handmade(void **state)
 	assert_int_equal(vq_adler32(1, "Wikipedia", 9), 0x11E60398u);
 }
 
+/* ---- zstd frames made by hand (RFC 8878) ------------------------------------ */
+
+/* Magic, a single-segment header with a 1-byte content size, then a last
+ * compressed block holding @body. */
+static size_t zstd_frame(uint8_t *f, unsigned content, const uint8_t *body, size_t n)
+{
+	static const uint8_t magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+	uint32_t bh = ((uint32_t)n << 3) | (2 << 1) | 1;
+
+	memcpy(f, magic, 4);
+	f[4] = 0x20;
+	f[5] = (uint8_t)content;
+	f[6] = (uint8_t)bh;
+	f[7] = (uint8_t)(bh >> 8);
+	f[8] = (uint8_t)(bh >> 16);
+	memcpy(f + 9, body, n);
+	return 9 + n;
+}
+
+static void expect_zstd(const uint8_t *f, size_t n, size_t cap, int want, const char *log)
+{
+	size_t len;
+
+	host_log_clear();
+	assert_int_equal(run(&codec_zstd, f, n, cap, NULL, &len), want);
+	if (log && !host_log_contains(log))
+		fail_msg("log lacks \"%s\"; last line: %s", log, host_log_last());
+}
+
+static void test_zstd_handmade(void **state)
+{
+	/* Raw literals "ab"; one sequence, all three codes in RLE mode:
+	 * literals length code 2, offset code 2 (offset_value 4 + 2 bits),
+	 * match length code 0 (3); the bitstream is the 2 offset bits under
+	 * the end mark. */
+	uint8_t body[] = { 0x10, 'a', 'b', 0x01, 0x54, 2, 2, 0, 0x04 };
+	uint8_t f[64], *out;
+	size_t n, len;
+
+	(void)state;
+	n = zstd_frame(f, 5, body, sizeof(body));
+	assert_int_equal(run(&codec_zstd, f, n, 5, &out, &len), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(out, "abbbb", 5);
+	free(out);
+	expect_zstd(f, n, 4, -VQ_ENOSPC, "buffer holds 4");
+
+	/* offset_value 7: offset 4, with 2 bytes out. */
+	body[8] = 0x07;
+	n = zstd_frame(f, 5, body, sizeof(body));
+	expect_zstd(f, n, 5, -VQ_ECORRUPT, "match offset before the start of the frame at input offset");
+
+	/* Literals length 3 with 2 literals. */
+	body[8] = 0x04;
+	body[5] = 3;
+	n = zstd_frame(f, 6, body, sizeof(body));
+	expect_zstd(f, n, 6, -VQ_ECORRUPT, "sequence runs past the literals");
+	body[5] = 2;
+
+	/* A bit left over in the sequences bitstream. */
+	body[8] = 0x08;
+	n = zstd_frame(f, 5, body, sizeof(body));
+	expect_zstd(f, n, 5, -VQ_ECORRUPT, "not used up exactly");
+	body[8] = 0x04;
+
+	/* The content size says 6. */
+	n = zstd_frame(f, 6, body, sizeof(body));
+	expect_zstd(f, n, 6, -VQ_ECORRUPT, "content size does not match");
+
+	/* Repeat mode for the offsets with no table before. */
+	body[4] = 0x74;
+	n = zstd_frame(f, 5, body, sizeof(body));
+	expect_zstd(f, n, 5, -VQ_ECORRUPT, "repeat mode with no previous");
+	body[4] = 0x55;         /* reserved bits */
+	n = zstd_frame(f, 5, body, sizeof(body));
+	expect_zstd(f, n, 5, -VQ_ECORRUPT, "reserved bits");
+	body[4] = 0x54;
+
+	/* An RLE match length code past 52. */
+	body[7] = 53;
+	n = zstd_frame(f, 5, body, sizeof(body));
+	expect_zstd(f, n, 5, -VQ_ECORRUPT, "code out of range");
+	body[7] = 0;
+
+	/* Offsets in FSE mode whose table description ends first. */
+	{
+		uint8_t b2[] = { 0x10, 'a', 'b', 0x01, 0x64, 2, 0x00 };
+
+		n = zstd_frame(f, 5, b2, sizeof(b2));
+		expect_zstd(f, n, 5, -VQ_ECORRUPT, "truncated FSE table");
+	}
+
+	/* Huffman literals (1 stream, 2 literals, 3 bytes) with weights sent
+	 * directly: 12 is out of range; treeless with no tree before. */
+	{
+		uint32_t v = 2 | (2u << 4) | (3u << 14);
+		uint8_t b3[] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), 0x81, 0xc1, 0x80, 0x00 };
+
+		n = zstd_frame(f, 2, b3, sizeof(b3));
+		expect_zstd(f, n, 2, -VQ_ECORRUPT, "Huffman weight out of range");
+		b3[3] = 0x80;   /* one weight, 2: the implied one is 2, no weight 1 */
+		b3[4] = 0x20;
+		n = zstd_frame(f, 2, b3, sizeof(b3));
+		expect_zstd(f, n, 2, -VQ_ECORRUPT, "even number of weight 1");
+		b3[0] |= 3;
+		n = zstd_frame(f, 2, b3, sizeof(b3));
+		expect_zstd(f, n, 2, -VQ_ECORRUPT, "treeless literals with no previous Huffman tree");
+	}
+
+	/* Reserved block type, reserved header bit, and a dictionary. */
+	n = zstd_frame(f, 5, body, sizeof(body));
+	f[6] |= 6;
+	expect_zstd(f, n, 5, -VQ_ECORRUPT, "reserved block type");
+	n = zstd_frame(f, 5, body, sizeof(body));
+	f[4] |= 0x08;
+	expect_zstd(f, n, 5, -VQ_ECORRUPT, "reserved bit");
+	{
+		uint8_t d[] = { 0x28, 0xb5, 0x2f, 0xfd, 0x21, 0x07, 0x00, 0x01, 0x00, 0x00 };
+
+		expect_zstd(d, sizeof(d), 5, -VQ_ENOTSUP, "dictionary 7");
+		d[5] = 0;       /* dictionary id 0 means none: an empty raw block */
+		assert_int_equal(run(&codec_zstd, d, sizeof(d) - 1, 5, NULL, &len), -VQ_ECORRUPT);
+	}
+
+	/* Not zstd at all, an empty input, a skippable frame running past the end. */
+	expect_zstd((const uint8_t *)"hello", 5, 5, -VQ_ECORRUPT, "not a zstd frame");
+	expect_zstd(f, 0, 5, -VQ_ECORRUPT, "no frame");
+	{
+		uint8_t sk[] = { 0x5a, 0x2a, 0x4d, 0x18, 0x10, 0x00, 0x00, 0x00, 1, 2 };
+
+		expect_zstd(sk, sizeof(sk), 5, -VQ_ECORRUPT, "skippable frame beyond the input");
+	}
+	assert_true(vq_xxh64("", 0, 0) == 0xEF46DB3751D8E999ull);
+}
+
 #define PER_CODEC(c) \
 	cmocka_unit_test_prestate(test_streams, (void *)&(c)), \
 	cmocka_unit_test_prestate(test_truncations, (void *)&(c)), \
@@ -402,8 +539,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		PER_CODEC(codec_zlib),
 		PER_CODEC(codec_deflate),
+		PER_CODEC(codec_zstd),
 		cmocka_unit_test(test_deflate_handmade),
 		cmocka_unit_test(test_zlib_handmade),
+		cmocka_unit_test(test_zstd_handmade),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
