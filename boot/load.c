@@ -187,8 +187,14 @@ int load_entry(struct boot_scan *s, const struct bls_entry *e,
 	close_all(vol, files, BLS_INITRD_MAX + 1);
 	l->bytes = c.done;
 	l->read_us = c.read_us;
-	if (r)
+	/* A disk that would not stop may still write into them: leaked. */
+	if (r == -VQ_ESTUCK) {
+		log_error("entry %s: leaking %zu + %zu bytes a stuck disk may still write",
+			  e->id, l->image_size, l->initrd_size);
+		l->image = l->initrd = NULL;
+	} else if (r) {
 		load_free(l, ops);
+	}
 	return r;
 }
 

@@ -180,6 +180,21 @@ static void bus_dma_unmap(void *ctx, void *mapping)
 	d->pci->Unmap(d->pci, mapping);
 }
 
+static int bus_set_bus_master(void *ctx, bool on)
+{
+	struct efi_pci_dev *d = ctx;
+	EFI_STATUS st;
+
+	st = d->pci->Attributes(d->pci, on ? EfiPciIoAttributeOperationEnable
+					   : EfiPciIoAttributeOperationDisable,
+				EFI_PCI_IO_ATTRIBUTE_BUS_MASTER, NULL);
+	if (EFI_ERROR(st))
+		return log_err(vq_from_efi(st), "pci %s: cannot turn bus mastering %s (status 0x%llx)",
+			       d->vdev.bus.name, on ? "on" : "off",
+			       (unsigned long long)st);
+	return 0;
+}
+
 static const struct vpci_bus_ops pciio_bus_ops = {
 	.cfg_read = bus_cfg_read,
 	.bar_info = bus_bar_info,
@@ -189,6 +204,7 @@ static const struct vpci_bus_ops pciio_bus_ops = {
 	.dma_free = bus_dma_free,
 	.dma_map = bus_dma_map,
 	.dma_unmap = bus_dma_unmap,
+	.set_bus_master = bus_set_bus_master,
 };
 
 void efi_pci_bus_init(struct efi_pci_dev *d, struct vpci_bus *bus)
@@ -311,12 +327,17 @@ void efi_pci_give_back(struct efi_pci_dev *d)
 	if (!d->owned)
 		return;
 	vdev_teardown(&d->vdev);
-	if (d->attrs_changed)
+	/* A device that never finished its reset keeps bus mastering off:
+	 * neither the old attributes nor a firmware driver get it back. */
+	if (d->vdev.stuck)
+		log_error("pci %s: device did not reset; not given back to the firmware",
+			  d->vdev.bus.name);
+	else if (d->attrs_changed)
 		d->pci->Attributes(d->pci, EfiPciIoAttributeOperationSet,
 				   d->orig_attrs, NULL);
 	d->attrs_changed = false;
 	BS->CloseProtocol(d->handle, &pci_io_guid, efi_image, d->handle);
 	d->owned = false;
-	if (d->had_driver)
+	if (d->had_driver && !d->vdev.stuck)
 		BS->ConnectController(d->handle, NULL, NULL, TRUE);
 }

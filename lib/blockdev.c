@@ -52,7 +52,9 @@ static int read_partial(struct blockdev *bd, uint64_t lba, uint32_t skip,
 	r = bd->ops->read_blocks(bd, lba, 1, tmp);
 	if (!r)
 		memcpy(buf, tmp + skip, len);
-	plat_free(tmp);
+	/* A device that would not stop may still write it: leaked. */
+	if (r != -VQ_ESTUCK)
+		plat_free(tmp);
 	return r;
 }
 

@@ -23,7 +23,9 @@ struct blockdev_ops {
 	 * Read @count whole logical blocks starting at logical block @lba into
 	 * @buf. The caller guarantees the range is inside the device. Large
 	 * reads should go to the device as large requests.
-	 * Returns 0 or a negative VQ_E* value.
+	 * Returns 0 or a negative VQ_E* value. -VQ_ESTUCK says that a device
+	 * that would not stop may still write @buf: whoever owns @buf must
+	 * then leak it rather than free or reuse it.
 	 */
 	int (*read_blocks)(struct blockdev *bd, uint64_t lba, uint64_t count,
 			   void *buf);

@@ -24,6 +24,7 @@ static const char *const err_names[VQ_ERR_MAX] = {
 	[VQ_ECANCELED] = "cancelled",
 	[VQ_E2BIG] = "too big",
 	[VQ_ESECURITY] = "refused by Secure Boot",
+	[VQ_ESTUCK] = "device would not stop; buffer lost",
 };
 
 const char *vq_strerror(int err)

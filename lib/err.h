@@ -29,6 +29,8 @@ enum vq_err {
 	VQ_ECANCELED = 19, /* the user cancelled */
 	VQ_E2BIG = 20,     /* argument list / command line too long */
 	VQ_ESECURITY = 21, /* Secure Boot refused an image */
+	VQ_ESTUCK = 22,    /* a device that would not stop may still write the
+			    * caller's buffer: it must be leaked, not reused */
 	VQ_ERR_MAX
 };
 

@@ -19,33 +19,79 @@
 
 #define VDEV_STATUS_DEAD (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)
 
+/*
+ * A reset that does not complete leaves a device that may still write into
+ * every buffer it was given (§2.4.1, §4.1.4.3.2: nothing may be reused until
+ * it has stopped). Take the bus away from it; if even that fails, everything
+ * it was given stays allocated (vdev_may_dma()).
+ */
+static void stop_dma(struct vdev *d)
+{
+	const struct vpci_bus *bus = &d->bus;
+	int r = -VQ_ENOTSUP;
+
+	d->broken = true;
+	d->stuck = true;
+	if (d->dma_off)
+		return;
+	if (bus->ops->set_bus_master)
+		r = bus->ops->set_bus_master(bus->ctx, false);
+	if (r) {
+		log_error("%s: reset did not complete and bus mastering cannot be turned off (%s): everything the device was given stays allocated, never reused",
+			  d->name, vq_strerror(r));
+		return;
+	}
+	d->dma_off = true;
+	log_warn("%s: reset did not complete: bus mastering turned off, the device can no longer write memory",
+		 d->name);
+}
+
+/* A completed reset: the device has stopped, so it may master the bus again. */
+static int reset_done(struct vdev *d)
+{
+	const struct vpci_bus *bus = &d->bus;
+	int r;
+
+	d->stuck = false;
+	if (!d->dma_off)
+		return 0;
+	r = bus->ops->set_bus_master(bus->ctx, true);
+	if (r)
+		return log_err(r, "%s: reset completed, but bus mastering cannot be turned back on",
+			       d->name);
+	d->dma_off = false;
+	log_info("%s: reset completed at last; bus mastering back on", d->name);
+	return 0;
+}
+
 int vdev_reset(struct vdev *d)
 {
 	uint64_t deadline;
 	uint8_t st;
 	int ret = d->ops->set_status(d, 0);
 
-	if (ret)
-		return log_err(ret, "%s: cannot write reset", d->name);
+	if (ret) {
+		log_error("%s: cannot write reset (%s)", d->name, vq_strerror(ret));
+		stop_dma(d);
+		return ret;
+	}
 	/* §4.1.4.3.2: the reset is done only once status reads back 0. */
 	deadline = plat_now_us() + VDEV_RESET_TIMEOUT_US;
 	for (;;) {
 		ret = d->ops->get_status(d, &st);
 		if (ret) {
-			d->broken = true;
-			d->stuck = true;
-			return log_err(ret, "%s: cannot read status", d->name);
+			log_error("%s: cannot read status (%s)", d->name,
+				  vq_strerror(ret));
+			stop_dma(d);
+			return ret;
 		}
-		if (st == 0) {
-			d->stuck = false;
-			return 0;
-		}
+		if (st == 0)
+			return reset_done(d);
 		if (plat_now_us() >= deadline) {
-			d->broken = true;
-			d->stuck = true;
-			return log_err(-VQ_ETIMEDOUT,
-				       "%s: reset not done after %u us (status 0x%x)",
-				       d->name, VDEV_RESET_TIMEOUT_US, st);
+			log_error("%s: reset not done after %u us (status 0x%x)",
+				  d->name, VDEV_RESET_TIMEOUT_US, st);
+			stop_dma(d);
+			return -VQ_ETIMEDOUT;
 		}
 		plat_delay_us(VDEV_RESET_POLL_US);
 	}
@@ -256,7 +302,9 @@ int vdev_driver_ok(struct vdev *d)
 }
 
 /* The device is stopped: it may have been mid-DMA, so reset it before any
- * buffer is given back, then forget every queue's in-flight chains. */
+ * buffer is given back, then forget every queue's in-flight chains. A reset
+ * that does not complete turns bus mastering off first (vdev_reset); if the
+ * device may still write, the drivers keep the dropped buffers. */
 static void vdev_abort(struct vdev *d, vq_done_fn dropped, void *ctx)
 {
 	unsigned inflight = 0;
@@ -264,12 +312,15 @@ static void vdev_abort(struct vdev *d, vq_done_fn dropped, void *ctx)
 	for (unsigned i = 0; i < d->nqueues; i++)
 		if (d->queues[i].vq)
 			inflight += vq_inflight(d->queues[i].vq);
-	if (vdev_reset(d))
-		log_error("%s: reset after failure did not complete; buffers may still be written",
-			  d->name);
-	else
+	if (!vdev_reset(d))
 		log_warn("%s: device reset, %u in-flight request%s dropped", d->name,
 			 inflight, inflight == 1 ? "" : "s");
+	else if (vdev_may_dma(d))
+		log_error("%s: %u in-flight request%s dropped; their buffers may still be written and are kept",
+			  d->name, inflight, inflight == 1 ? "" : "s");
+	else
+		log_warn("%s: %u in-flight request%s dropped with bus mastering off",
+			 d->name, inflight, inflight == 1 ? "" : "s");
 	for (unsigned i = 0; i < d->nqueues; i++)
 		if (d->queues[i].vq)
 			vq_reset(d->queues[i].vq, dropped, ctx);
@@ -335,15 +386,15 @@ void vdev_teardown(struct vdev *d)
 {
 	if (!d || !d->ops)
 		return;
-	if (vdev_reset(d))
+	if (vdev_reset(d) && vdev_may_dma(d))
 		log_error("%s: device did not reset; leaking its rings", d->name);
 	for (unsigned i = 0; i < VDEV_MAX_QUEUES; i++) {
 		struct vdev_queue *q = &d->queues[i];
 
 		if (q->vq)
 			vq_destroy(q->vq);
-		/* A device that would not reset may still write its rings. */
-		if (q->mem.host && !d->stuck)
+		/* A device that may still write keeps its rings. */
+		if (q->mem.host && !vdev_may_dma(d))
 			d->bus.ops->dma_free(d->bus.ctx, &q->mem);
 		memset(q, 0, sizeof(*q));
 	}

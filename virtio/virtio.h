@@ -154,12 +154,26 @@ struct vdev {
 	bool broken;
 
 	/*
-	 * Set when a reset did not complete: the device may still write to
-	 * any buffer it was given, so teardown leaks DMA memory rather than
-	 * hand it back to the allocator. Cleared by a reset that completes.
+	 * Set when a reset did not complete. The driver then turns bus
+	 * mastering off (dma_off); until a reset completes, the device may
+	 * still write any buffer it was given unless that worked: see
+	 * vdev_may_dma(). Cleared by a reset that completes (which also turns
+	 * bus mastering back on).
 	 */
 	bool stuck;
+	bool dma_off;
 };
+
+/**
+ * Whether the device may still write memory it was given: its reset did not
+ * complete and bus mastering could not be turned off. Then no buffer it was
+ * given may be unmapped, freed or handed back as usable: drivers leak them
+ * on purpose (and return -VQ_ESTUCK for a caller's buffer).
+ */
+static inline bool vdev_may_dma(const struct vdev *d)
+{
+	return d->stuck && !d->dma_off;
+}
 
 /** Drivers' feature filter: offered bits in, accepted bits out. */
 typedef uint64_t (*vdev_feature_filter)(uint64_t offered);
@@ -184,7 +198,9 @@ const char *virtio_feature_name(uint16_t type, unsigned bit);
 
 /**
  * Reset: write 0 and wait until the status reads back 0. On timeout the
- * device is marked broken and -VQ_ETIMEDOUT is returned.
+ * device is marked broken and stuck, bus mastering is turned off (logged,
+ * and if that fails too, vdev_may_dma() says so) and -VQ_ETIMEDOUT is
+ * returned. A reset that completes turns bus mastering back on if it was off.
  */
 int vdev_reset(struct vdev *d);
 
@@ -226,15 +242,17 @@ void vdev_fail(struct vdev *d);
  * FAILED or a lost DRIVER_OK give -VQ_ENEEDRESET, with the same reset and
  * drop. After any failure d->broken is set: the device must go through
  * vdev_init (and queue setup) again; until then vdev_wait returns
- * -VQ_EBROKEN at once.
+ * -VQ_EBROKEN at once. When that reset does not complete, bus mastering is
+ * turned off before @dropped is called; if vdev_may_dma() is then true,
+ * the dropped chains' buffers must be kept from reuse (leaked).
  */
 int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
 	      vq_done_fn done, vq_done_fn dropped, void *ctx);
 
 /**
  * Reset the device and free all its queues and their DMA memory. Safe to call
- * on a half-initialised device and more than once. When the reset does not
- * complete (d->stuck), the rings' DMA memory is deliberately not freed.
+ * on a half-initialised device and more than once. When the device may still
+ * write (vdev_may_dma()), the rings' DMA memory is deliberately not freed.
  */
 void vdev_teardown(struct vdev *d);
 

@@ -359,9 +359,9 @@ void vblk_close(struct vblk *b)
 	if (!b)
 		return;
 	vdev_teardown(b->d);
-	/* A device that would not reset may still write headers or bounce
-	 * buffers: leak them rather than reuse them. */
-	if (!b->d->stuck)
+	/* A device that may still write headers or bounce buffers keeps them:
+	 * leaked rather than reused. */
+	if (!vdev_may_dma(b->d))
 		free_slots(b);
 	plat_free(b);
 }
@@ -536,9 +536,26 @@ static int check_slot(struct vblk *b, const struct vblk_slot *s)
 	return 0;
 }
 
+/* A request dropped by a reset that did not complete, on a device that may
+ * still write: its mapping stays (a bounce behind it stays allocated), the
+ * driver is dead so that no slot is reused, and the caller learns that its
+ * buffer is lost. */
+static int lose_slot(struct vblk *b, struct vblk_slot *s)
+{
+	s->mapping = NULL;
+	b->dead = true;
+	b->inflight--;
+	release_slot(b, s);
+	return -VQ_ESTUCK;
+}
+
 static int finish_slot(struct vblk *b, struct vblk_slot *s)
 {
-	int ret = check_slot(b, s);
+	int ret;
+
+	if (s->dropped && vdev_may_dma(b->d))
+		return lose_slot(b, s);
+	ret = check_slot(b, s);
 
 	/* Unmap first: for a FROM_DEVICE mapping it makes the data visible. */
 	if (s->mapping) {
@@ -643,7 +660,8 @@ static void reap(struct vblk *b, struct vblk_io *io)
 		if (!s->busy || !s->done)
 			continue;
 		ret = finish_slot(b, s);
-		if (ret && !io->err)
+		/* A lost buffer outranks the error that lost it. */
+		if ((ret && !io->err) || ret == -VQ_ESTUCK)
 			io->err = ret;
 	}
 }
@@ -666,6 +684,9 @@ static int run_io(struct vblk *b, struct vblk_io *io)
 			io->err = ret;
 		reap(b, io);
 	}
+	if (io->err == -VQ_ESTUCK)
+		log_error("%s: the device would not stop: the buffer of this %s may still be written and is not to be reused",
+			  b->d->name, is_in(io->type) ? "read" : "request");
 	return io->err;
 }
 

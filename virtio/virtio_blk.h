@@ -120,7 +120,10 @@ void vblk_set_timeout(struct vblk *b, uint64_t us);
  * (-VQ_EINVAL otherwise).
  *
  * Every call returns only when the device no longer owns any of @buf: all
- * requests completed, or the device was reset. After -VQ_ETIMEDOUT,
+ * requests completed, or the device was reset (or, when its reset did not
+ * complete, bus mastering was turned off). The one exception is -VQ_ESTUCK:
+ * the device would not stop and may still write @buf, which the caller must
+ * then never free or reuse (the driver is dead from then on). After -VQ_ETIMEDOUT,
  * -VQ_EBROKEN or -VQ_ENEEDRESET (all of which reset the device) the next
  * call re-initialises the device first; if that fails the driver is dead and
  * every later call returns -VQ_ENODEV.

@@ -588,11 +588,15 @@ static void vgpu_free(struct vgpu *g)
 {
 	struct vdev *d = g->d;
 
-	/* Only after the reset in vdev_teardown: the device may DMA until then. */
+	/* Only after the reset in vdev_teardown: the device may DMA until then,
+	 * and after it too if it would not stop: then both stay allocated. */
 	vdev_teardown(d);
-	if (g->fb.host)
+	if (vdev_may_dma(d))
+		log_error("%s: leaking the framebuffer and command buffers the device may still write",
+			  d->name);
+	else if (g->fb.host)
 		d->bus.ops->dma_free(d->bus.ctx, &g->fb);
-	if (g->cmd_dma.host)
+	if (g->cmd_dma.host && !vdev_may_dma(d))
 		d->bus.ops->dma_free(d->bus.ctx, &g->cmd_dma);
 	plat_free(g);
 }

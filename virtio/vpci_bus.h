@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the virtio-pci transport needs from the platform: PCI config space,
- * BAR access by BAR index, and DMA memory. efi/pciio_bus.c implements it
- * with EFI_PCI_IO_PROTOCOL; tests/unit/fake_pci.c with a simulated device
+ * BAR access by BAR index, DMA memory, bus mastering. efi/pci.c implements
+ * it with EFI_PCI_IO_PROTOCOL; tests/support/fake_pci.c with a simulated device
  * whose device addresses differ from host addresses.
  *
  * Every op returns 0 if OK, or a negative VQ_E* value.
@@ -50,6 +50,15 @@ struct vpci_bus_ops {
 	int (*dma_map)(void *ctx, void *host, size_t len, enum vpci_dma_dir dir,
 		       uint64_t *ret_dev, size_t *ret_len, void **ret_mapping);
 	void (*dma_unmap)(void *ctx, void *mapping);
+
+	/**
+	 * Turn bus mastering (the PCI command register's Bus Master Enable)
+	 * off or back on. Off, the function can no longer read or write
+	 * memory: what the driver does when a reset does not complete, before
+	 * any buffer the device was given is unmapped, freed or handed back.
+	 * NULL, or an error, means the device may still write.
+	 */
+	int (*set_bus_master)(void *ctx, bool on);
 };
 
 /** A bus instance: the ops and their context. */

@@ -240,6 +240,8 @@ static uint8_t status_read(struct fake_pci *fp)
 	log_add(fp, 'R', fp->status);
 	if (fp->backend && fp->backend->poll && !fp->resetting)
 		fp->backend->poll(fp);
+	if (fp->backend && fp->backend->stuck && fp->resetting && fp->reset_never)
+		fp->backend->stuck(fp);
 	return fp->status;
 }
 
@@ -312,6 +314,10 @@ static void notify(struct fake_pci *fp, uint16_t idx, uint64_t at)
 	}
 	if (!(fp->status & ST_DRIVER_OK)) {
 		fake_pci_fail(fp, "notify of queue %u before DRIVER_OK", idx);
+		return;
+	}
+	if (!fp->bus_master) {
+		fake_pci_fail(fp, "notify of queue %u with bus mastering off", idx);
 		return;
 	}
 	fp->q[idx].notifies++;
@@ -656,6 +662,18 @@ static int fake_bar_write(void *ctx, uint8_t bar, uint64_t off, unsigned width,
 	return bar_access(ctx, bar, off, width, &val, true);
 }
 
+static int fake_set_bus_master(void *ctx, bool on)
+{
+	struct fake_pci *fp = ctx;
+
+	if (fp->bus_master_fail)
+		return -VQ_EIO;
+	if (fp->bus_master && !on)
+		fp->bus_master_offs++;
+	fp->bus_master = on;
+	return 0;
+}
+
 static const struct vpci_bus_ops fake_bus_ops = {
 	.cfg_read = fake_cfg_read,
 	.bar_info = fake_bar_info,
@@ -665,6 +683,7 @@ static const struct vpci_bus_ops fake_bus_ops = {
 	.dma_free = fake_dma_free,
 	.dma_map = fake_dma_map,
 	.dma_unmap = fake_dma_unmap,
+	.set_bus_master = fake_set_bus_master,
 };
 
 /* ---- construction ------------------------------------------------------- */
@@ -800,6 +819,7 @@ struct fake_pci *fake_pci_new(enum fake_pci_mode mode, uint16_t type,
 	fp->mode = mode;
 	fp->type = type;
 	fp->next_dev = FAKE_DMA_BASE;
+	fp->bus_master = true;
 	fp->offered = offered;
 	fp->num_queues = 1;
 	for (unsigned i = 0; i < FAKE_MAX_QUEUES; i++)
@@ -952,9 +972,45 @@ static uint32_t blk_request(struct fake_blk *fb, const struct ring_sim_chain *c)
 	return written > fb->short_by ? written - fb->short_by : 0;
 }
 
+/* Remembers the writable buffers of a popped chain (fake_blk_scribble). */
+static void blk_remember(struct fake_blk *fb, const struct ring_sim_chain *c)
+{
+	for (unsigned i = c->n_readable; i < c->n_segs; i++) {
+		fb->recent[fb->recent_next].host = c->seg[i].host;
+		fb->recent[fb->recent_next].len = c->seg[i].len;
+		fb->recent_next = (fb->recent_next + 1) % FAKE_BLK_RECENT;
+		if (fb->nrecent < FAKE_BLK_RECENT)
+			fb->nrecent++;
+	}
+}
+
+uint64_t fake_blk_scribble(struct fake_blk *fb, uint8_t val)
+{
+	uint64_t n = 0;
+
+	if (!fb->fp->bus_master)
+		return 0;
+	for (unsigned i = 0; i < fb->nrecent; i++) {
+		memset(fb->recent[i].host, val, fb->recent[i].len);
+		n += fb->recent[i].len;
+	}
+	fb->scribbled += n;
+	return n;
+}
+
+static void blk_stuck(struct fake_pci *fp)
+{
+	struct fake_blk *fb = fp->backend_ctx;
+
+	if (fb->write_after_reset)
+		fake_blk_scribble(fb, 0);
+}
+
 static void blk_complete_all(struct fake_blk *fb)
 {
 	struct fake_queue *q = &fb->fp->q[0];
+
+	fb->nrecent = fb->recent_next = 0;
 
 	if (fb->bad_id && fb->nheld) {
 		ring_sim_push_raw(q->sim, q->size + 5u, 0);
@@ -994,6 +1050,7 @@ static void blk_notify(struct fake_pci *fp, uint16_t qi)
 	       (r = ring_sim_pop(sim, fb->chain)) == 1) {
 		uint32_t len = blk_request(fb, fb->chain);
 
+		blk_remember(fb, fb->chain);
 		fb->held[fb->nheld].head = fb->chain->head;
 		fb->held[fb->nheld++].len = len;
 	}
@@ -1028,12 +1085,16 @@ static void blk_reset(struct fake_pci *fp)
 	struct fake_blk *fb = fp->backend_ctx;
 
 	fb->nheld = 0;
+	/* A device that keeps writing keeps the buffers it writes. */
+	if (!(fb->write_after_reset && fp->reset_never))
+		fb->nrecent = fb->recent_next = 0;
 }
 
 static const struct fake_backend blk_backend = {
 	.notify = blk_notify,
 	.reset = blk_reset,
 	.poll = blk_poll,
+	.stuck = blk_stuck,
 };
 
 void fake_blk_config(struct fake_blk *fb, uint32_t seg_max, uint32_t size_max,

@@ -103,6 +103,9 @@ struct fake_backend {
 	void (*reset)(struct fake_pci *fp);
 	/** Called on each status read: a chance to complete delayed work. */
 	void (*poll)(struct fake_pci *fp);
+	/** Called on each status read while a reset never completes
+	 * (reset_never): a stuck device may go on writing (NULL: it does not). */
+	void (*stuck)(struct fake_pci *fp);
 };
 
 struct fake_dma_area {
@@ -149,6 +152,7 @@ struct fake_pci {
 	unsigned gen_changes;        /* generation moves on the next N reads */
 	enum fake_map_mode map_mode;
 	size_t map_partial;
+	bool bus_master_fail;        /* set_bus_master returns -VQ_EIO */
 
 	/* observations */
 	struct fake_log_entry log[FAKE_LOG_MAX];
@@ -157,6 +161,8 @@ struct fake_pci {
 	unsigned devcfg_reads;
 	uint64_t last_notify_addr;   /* BAR offset of the last notify write */
 	unsigned maps, unmaps;
+	bool bus_master;             /* Bus Master Enable (on from the start) */
+	unsigned bus_master_offs;    /* times the driver turned it off */
 
 	struct fake_dma_area dma[FAKE_MAX_DMA];
 	uint64_t next_dev;           /* next device address handed out */
@@ -229,6 +235,9 @@ struct fake_blk {
 	unsigned delay_polls;     /* complete only after N status polls */
 	bool reverse;             /* complete each notify's batch reversed */
 	bool bad_id;              /* complete with an id never posted */
+	/* With the fake's reset_never: go on writing the buffers of the chains
+	 * not completed (fake_blk_scribble) on every status read. */
+	bool write_after_reset;
 
 	/* observations */
 	unsigned requests;        /* chains popped */
@@ -244,7 +253,16 @@ struct fake_blk {
 	unsigned polls_left;
 	struct { uint16_t head; uint32_t len; } held[1024];
 	struct ring_sim_chain *chain;
+
+	/* The writable buffers (host side) of chains popped since the last
+	 * completion, the most recent FAKE_BLK_RECENT: what a stuck device
+	 * would still write. */
+	struct { uint8_t *host; uint32_t len; } recent[64];
+	unsigned nrecent, recent_next;
+	uint64_t scribbled;       /* bytes written by fake_blk_scribble */
 };
+
+#define FAKE_BLK_RECENT 64
 
 /**
  * Make @fp a virtio-blk device over a fresh disk of @sectors 512-byte
@@ -257,6 +275,14 @@ void fake_blk_detach(struct fake_blk *fb);
 /** Write the config fields (0 leaves a field 0). */
 void fake_blk_config(struct fake_blk *fb, uint32_t seg_max, uint32_t size_max,
 		     uint32_t blk_size);
+
+/**
+ * A device that does not stop: write @val over every buffer it was given
+ * and has not completed (status bytes included), through its host pointers,
+ * whether or not the driver still has them mapped; nothing when bus
+ * mastering is off. Returns the bytes written.
+ */
+uint64_t fake_blk_scribble(struct fake_blk *fb, uint8_t val);
 
 /** The byte the initial pattern puts at @offset of the disk. */
 uint8_t fake_blk_pattern(uint64_t offset);

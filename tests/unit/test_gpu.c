@@ -917,6 +917,45 @@ static void test_timeout_resets(void **state)
 	fx_free(f);
 }
 
+/* A reset that never completes: with bus mastering off everything is freed;
+ * when that cannot be turned off either, the framebuffer and the command
+ * buffers stay allocated with the rings (the device may still write them). */
+static void stuck_close(bool bus_master_fails, unsigned want_live)
+{
+	struct fx *f = fx_new(GPU_OFFERED, 1);
+
+	fx_screen(f, 0, true, 640, 480, 0, 0);
+	open_ok(f);
+	assert_int_equal(vgpu_start(f->g), 0);
+	vgpu_set_timeout(f->g, 1000);
+	f->fg->never_complete = true;
+	f->fp->reset_never = true;
+	f->fp->bus_master_fail = bus_master_fails;
+	host_clock_set_auto_advance(1000);
+	gfx_fill(vgpu_surface(f->g), 0, 0, 10, 10, 0xffffff);
+	assert_int_equal(vgpu_flush_damage(f->g), -VQ_ETIMEDOUT);
+	vgpu_close(f->g);
+	f->g = NULL;
+	host_clock_set_auto_advance(0);
+	assert_int_equal(f->fp->bus_master, bus_master_fails);
+	assert_int_equal(fake_pci_live_dma(f->fp), want_live);
+	if (bus_master_fails)
+		assert_true(host_log_contains("leaking the framebuffer"));
+	f->fp->reset_never = false;
+	assert_int_equal(f->fp->errors, 0);
+	free(f->fg->shadow);
+	fake_pci_free(f->fp);
+	free(f->fg);
+	free(f);
+}
+
+static void test_stuck_device_keeps_buffers(void **state)
+{
+	(void)state;
+	stuck_close(false, 0);
+	stuck_close(true, 4); /* two rings, framebuffer, commands */
+}
+
 static void test_open_fails_cleanly(void **state)
 {
 	struct fx *f = fx_new(GPU_OFFERED, 1);
@@ -1043,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_oversize_refused),
 		cmocka_unit_test(test_close_tears_down),
 		cmocka_unit_test(test_timeout_resets),
+		cmocka_unit_test(test_stuck_device_keeps_buffers),
 		cmocka_unit_test(test_open_fails_cleanly),
 		cmocka_unit_test(test_edid_parse),
 		cmocka_unit_test(test_edid_without_timing),

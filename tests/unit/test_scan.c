@@ -124,6 +124,7 @@ static const struct bls_entry *entry(struct boot_scan *s, const char *id)
 struct recorder {
 	unsigned allocs, frees;
 	size_t sizes[4];
+	void *ptrs[4];
 	unsigned nprogress;
 	uint64_t done[MAX_PROGRESS], total[MAX_PROGRESS];
 };
@@ -135,8 +136,10 @@ static int rec_alloc(void *ctx, size_t size, void **ret)
 
 	if (!p)
 		return -VQ_ENOMEM;
-	if (r->allocs < 4)
+	if (r->allocs < 4) {
 		r->sizes[r->allocs] = size;
+		r->ptrs[r->allocs] = p;
+	}
 	r->allocs++;
 	*ret = p;
 	return 0;
@@ -276,6 +279,48 @@ static void test_load_failures(void **state)
 	expect_load_fails(&x->s, "garbage", NULL, -VQ_EINVAL, 0, "not bootable");
 }
 
+/* A disk whose reads into the loaded image fail with -VQ_ESTUCK (the
+ * driver says the device would not stop and may still write the buffer);
+ * reads of the file system's own metadata go through. */
+static const struct blockdev_ops *stuck_real;
+static struct recorder *stuck_rec;
+
+static int stuck_read_blocks(struct blockdev *bd, uint64_t lba, uint64_t count,
+			     void *buf)
+{
+	uint8_t *p = buf, *img = stuck_rec->allocs ? stuck_rec->ptrs[0] : NULL;
+
+	if (img && p >= img && p < img + stuck_rec->sizes[0])
+		return -VQ_ESTUCK;
+	return stuck_real->read_blocks(bd, lba, count, buf);
+}
+
+static const struct blockdev_ops stuck_ops = { .read_blocks = stuck_read_blocks };
+
+/* Such a failure leaks the buffers on purpose instead of freeing them. */
+static void test_load_stuck_disk_keeps_buffers(void **state)
+{
+	struct esp_fixture *x = *state;
+	const struct blockdev_ops *ops_before = x->bd.ops;
+	struct recorder r;
+	struct load_ops ops = rec_ops(&r);
+	struct loaded_entry *l = malloc(sizeof(*l));
+
+	host_log_clear();
+	stuck_real = ops_before;
+	stuck_rec = &r;
+	x->bd.ops = &stuck_ops;
+	assert_int_equal(load_entry(&x->s, entry(&x->s, "b"), NULL, &ops, l), -VQ_ESTUCK);
+	x->bd.ops = ops_before;
+	assert_int_equal(r.allocs, 1);
+	assert_int_equal(r.frees, 0);
+	assert_null(l->image);
+	assert_null(l->initrd);
+	assert_true(host_log_contains("leaking"));
+	free(r.ptrs[0]); /* the test's own "device" is gone */
+	free(l);
+}
+
 /* "opt=a " + @n bytes of append. */
 static char *append_of(size_t n)
 {
@@ -407,6 +452,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_b, esp_setup, esp_teardown),
 		cmocka_unit_test_setup_teardown(test_load_failures, esp_setup, esp_teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_limit, esp_setup, esp_teardown),
+		cmocka_unit_test_setup_teardown(test_load_stuck_disk_keeps_buffers,
+						esp_setup, esp_teardown),
 		cmocka_unit_test(test_auto_entries),
 		cmocka_unit_test(test_blank_disk),
 	};

@@ -737,7 +737,7 @@ static void test_config_write_and_isr(void **state)
 	assert_fake_clean();
 }
 
-static void test_teardown_stuck_device_leaks_rings(void **state)
+static void stuck_teardown(bool bus_master_fails)
 {
 	struct virtqueue *vq;
 	struct vdev d;
@@ -747,16 +747,31 @@ static void test_teardown_stuck_device_leaks_rings(void **state)
 	assert_int_equal(vdev_setup_queue(&d, 0, 0, 0, &vq), 0);
 	assert_int_equal(vdev_driver_ok(&d), 0);
 	fp->reset_never = true;
+	fp->bus_master_fail = bus_master_fails;
 	host_clock_set_auto_advance(1000);
 	vdev_teardown(&d);
 	assert_true(d.stuck);
-	/* The ring stays allocated: the device may still write it. */
-	assert_int_equal(fake_pci_live_dma(fp), 1);
+	assert_int_equal(vdev_may_dma(&d), bus_master_fails);
+	assert_int_equal(fp->bus_master, bus_master_fails);
+	/* The ring stays allocated only if the device may still write it. */
+	assert_int_equal(fake_pci_live_dma(fp), bus_master_fails ? 1 : 0);
 	assert_null(d.queues[0].vq);
+	/* A reset that completes at last gives the device the bus back. */
 	fp->reset_never = false;
+	fp->bus_master_fail = false;
 	assert_int_equal(vdev_reset(&d), 0);
 	assert_false(d.stuck);
+	assert_false(d.dma_off);
+	assert_true(fp->bus_master);
 	assert_fake_clean();
+	fake_pci_free(fp);
+	fp = NULL;
+}
+
+static void test_teardown_stuck_device(void **state)
+{
+	stuck_teardown(false);
+	stuck_teardown(true);
 }
 
 static void test_names(void **state)
@@ -805,7 +820,7 @@ int main(void)
 		T(test_host_pointer_in_descriptor_caught),
 		T(test_legacy_queue_checks),
 		T(test_config_write_and_isr),
-		T(test_teardown_stuck_device_leaks_rings),
+		T(test_teardown_stuck_device),
 		T(test_names),
 	};
 

@@ -361,25 +361,79 @@ static void test_dead_after_failed_restart(void **state)
 	assert_int_equal(vblk_read(fx.b, 0, fx.buf, 512), -VQ_ENODEV);
 }
 
-static void test_stuck_device_leaks_buffers(void **state)
+/* A device whose reset never completes and that goes on writing the
+ * buffers it was given (on every status read while the driver waits for the
+ * reset, and whenever fake_blk_scribble says so). */
+static uint8_t *stuck_read(int want)
 {
-	open_default();
+	uint8_t *buf = malloc(65536);
+
+	assert_non_null(buf);
+	memset(buf, 0xEE, 65536);
 	vblk_set_timeout(fx.b, 1000);
 	fx.fb->never_complete = true;
+	fx.fb->write_after_reset = true;
 	fx.fp->reset_never = true;
 	host_clock_set_auto_advance(1000);
-	assert_int_equal(vblk_read(fx.b, 0, fx.buf, 4096), -VQ_ETIMEDOUT);
+	assert_int_equal(vblk_read(fx.b, 0, buf, 65536), want);
 	assert_true(host_log_contains("reset not done"));
+	assert_true(fx.fb->scribbled > 0); /* it did write while we waited */
+	return buf;
+}
+
+/* Bus mastering goes off before anything is handed back: the caller may
+ * free its buffer at once, and the device writes nothing more (ASan would
+ * catch a write into the freed buffer). */
+static void test_stuck_device_bus_master_off(void **state)
+{
+	uint8_t *buf;
+	unsigned requests;
+
+	open_default();
+	buf = stuck_read(-VQ_ETIMEDOUT);
+	assert_false(fx.fp->bus_master);
+	assert_int_equal(fx.fp->bus_master_offs, 1);
+	assert_true(host_log_contains("bus mastering turned off"));
+	free(buf);
+	assert_int_equal(fake_blk_scribble(fx.fb, 0), 0);
+	/* The device is still not reset: it does not come back, and it is
+	 * never notified with bus mastering off (the fake would object). */
+	requests = fx.fb->requests;
+	assert_int_equal(vblk_read(fx.b, 0, fx.buf, 512), -VQ_ENODEV);
+	assert_int_equal(fx.fb->requests, requests);
 	vblk_close(fx.b);
 	fx.b = NULL;
-	/* Ring and request headers are kept from reuse (no bounce buffers:
-	 * nothing needed one). */
-	assert_int_equal(fake_pci_live_dma(fx.fp), 2);
-	assert_int_equal(fx.fp->maps, fx.fp->unmaps);
+	assert_int_equal(fake_blk_scribble(fx.fb, 0), 0);
+	/* teardown: every DMA area freed, every mapping undone */
+}
+
+/* Bus mastering cannot be turned off either: the caller gets -VQ_ESTUCK
+ * (its buffer is lost, never "success"), and everything the device may still
+ * write stays allocated: the ring, the request headers, the caller's
+ * mapping. The device goes on writing and ASan stays quiet. */
+static void test_stuck_device_cannot_stop(void **state)
+{
+	uint8_t *buf;
+
+	open_default();
+	fx.fp->bus_master_fail = true;
+	buf = stuck_read(-VQ_ESTUCK);
+	assert_true(fx.fp->bus_master);
+	assert_true(host_log_contains("bus mastering cannot be turned off"));
+	assert_true(host_log_contains("not to be reused"));
+	assert_true(fake_blk_scribble(fx.fb, 0x5A) >= 65536 + 1);
+	assert_int_equal(vblk_read(fx.b, 0, fx.buf, 512), -VQ_ENODEV);
+	vblk_close(fx.b);
+	fx.b = NULL;
+	assert_true(fake_blk_scribble(fx.fb, 0xA5) >= 65536 + 1);
+	assert_int_equal(fake_pci_live_dma(fx.fp), 3); /* ring, headers, mapping */
+	assert_int_equal(fx.fp->maps, fx.fp->unmaps + 1);
+	assert_int_equal(fx.fp->errors, 0);
 	fake_blk_detach(fx.fb);
 	fake_pci_free(fx.fp);
 	fx.fb = NULL;
 	fx.fp = NULL;
+	free(buf); /* the device is gone now */
 }
 
 static void test_beyond_capacity(void **state)
@@ -552,7 +606,8 @@ int main(void)
 		T(test_broken_queue_resets),
 		T(test_needs_reset_while_waiting),
 		T(test_dead_after_failed_restart),
-		T(test_stuck_device_leaks_buffers),
+		T(test_stuck_device_bus_master_off),
+		T(test_stuck_device_cannot_stop),
 		T(test_beyond_capacity),
 		T(test_write_flush),
 		T(test_read_only),
