@@ -101,6 +101,7 @@ struct vscsi {
 	uint64_t next_id;
 	bool force_bounce;
 	bool dead;
+	bool lost;             /* a caller's buffer was left to a stuck device */
 	uint64_t timeout_us;
 	unsigned nluns;
 	struct vscsi_lun luns[VSCSI_MAX_LUNS];
@@ -576,6 +577,12 @@ static void finish_slot(struct vscsi *c, struct vscsi_batch *b, struct vscsi_slo
 	struct vscsi_result r;
 
 	judge(c, s, &r);
+	/* Dropped by a reset that did not complete, and the device may still
+	 * write: the caller's buffer stays mapped and is lost (-VQ_ESTUCK). */
+	if (s->dropped && vdev_may_dma(c->d)) {
+		s->mapping = NULL;
+		c->lost = true;
+	}
 	/* Unmap first: for a FROM_DEVICE mapping it makes the data visible. */
 	if (s->mapping) {
 		c->d->bus.ops->dma_unmap(c->d->bus.ctx, s->mapping);
@@ -606,6 +613,7 @@ static int run_batch(struct vscsi *c, struct vscsi_batch *b)
 
 	if (ret)
 		return ret;
+	c->lost = false;
 	for (;;) {
 		if (issue(c, b))
 			vq_kick(c->vq);
@@ -618,6 +626,9 @@ static int run_batch(struct vscsi *c, struct vscsi_batch *b)
 			b->err = ret;
 		reap(c, b);
 	}
+	if (c->lost)
+		return log_err(-VQ_ESTUCK, "%s: the device would not stop: buffers of this batch may still be written and are not to be reused",
+			       c->d->name);
 	return b->err;
 }
 
@@ -1417,7 +1428,7 @@ int vscsi_open(struct vdev *d, struct vscsi **ret)
 	err = vscsi_setup(c);
 	if (err) {
 		vdev_teardown(d);
-		if (!d->stuck)
+		if (!vdev_may_dma(d))
 			free_slots(c);
 		plat_free(c);
 		return err;
@@ -1431,9 +1442,9 @@ void vscsi_close(struct vscsi *c)
 	if (!c)
 		return;
 	vdev_teardown(c->d);
-	/* A device that would not reset may still write headers or bounce
-	 * buffers: leak them rather than reuse them. */
-	if (!c->d->stuck)
+	/* A device that may still write headers or bounce buffers keeps
+	 * them: leaked rather than reused. */
+	if (!vdev_may_dma(c->d))
 		free_slots(c);
 	plat_free(c);
 }

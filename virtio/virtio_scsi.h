@@ -202,7 +202,10 @@ void vscsi_set_timeout(struct vscsi *c, uint64_t us);
  * response that contradicts itself), -VQ_ETIMEDOUT / -VQ_EBROKEN /
  * -VQ_ENEEDRESET (device reset; the next call re-initialises it),
  * -VQ_ERANGE, -VQ_ENODEV. UNIT ATTENTION, BUSY and RESET are retried.
- * Returns only when the device no longer owns any of @buf.
+ * Returns only when the device no longer owns any of @buf, except with
+ * -VQ_ESTUCK: the device would not stop (its reset did not complete and bus
+ * mastering could not be turned off) and may still write @buf, which the
+ * caller must then never free or reuse.
  */
 int vscsi_read(struct vscsi_lun *l, uint64_t lba, uint64_t count, void *buf);
 

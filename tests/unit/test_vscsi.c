@@ -693,25 +693,40 @@ static void test_open_refused(void **state)
 	assert_int_equal(fx.fp->status, 0);
 }
 
-static void test_stuck_device_leaks_buffers(void **state)
+/* A reset that never completes: bus mastering goes off and everything is
+ * freed; when it cannot be turned off, the read fails with -VQ_ESTUCK and
+ * the ring, the command headers and the caller's mapping stay. */
+static void stuck_read(bool bus_master_fails)
 {
 	struct vscsi_lun *l = open_one_disk();
 
 	vscsi_set_timeout(fx.c, 1000);
 	fx.fs->never_complete = true;
 	fx.fp->reset_never = true;
+	fx.fp->bus_master_fail = bus_master_fails;
 	host_clock_set_auto_advance(1000);
-	assert_int_equal(vscsi_read(l, 0, 8, fx.buf), -VQ_ETIMEDOUT);
+	assert_int_equal(vscsi_read(l, 0, 8, fx.buf),
+			 bus_master_fails ? -VQ_ESTUCK : -VQ_ETIMEDOUT);
 	assert_true(host_log_contains("reset not done"));
+	assert_int_equal(fx.fp->bus_master, bus_master_fails);
 	vscsi_close(fx.c);
 	fx.c = NULL;
-	/* Ring and command headers are kept from reuse. */
-	assert_int_equal(fake_pci_live_dma(fx.fp), 2);
-	assert_int_equal(fx.fp->maps, fx.fp->unmaps);
+	assert_int_equal(fake_pci_live_dma(fx.fp), bus_master_fails ? 3 : 0);
+	assert_int_equal(fx.fp->maps, fx.fp->unmaps + (bus_master_fails ? 1 : 0));
 	fake_scsi_detach(fx.fs);
 	fake_pci_free(fx.fp);
 	fx.fs = NULL;
 	fx.fp = NULL;
+}
+
+static void test_stuck_device_bus_master_off(void **state)
+{
+	stuck_read(false);
+}
+
+static void test_stuck_device_leaks_buffers(void **state)
+{
+	stuck_read(true);
 }
 
 static void test_beyond_capacity(void **state)
@@ -840,6 +855,7 @@ int main(void)
 		T(test_dead_after_failed_restart),
 		T(test_scan_timeout),
 		T(test_open_refused),
+		T(test_stuck_device_bus_master_off),
 		T(test_stuck_device_leaks_buffers),
 		T(test_beyond_capacity),
 		T(test_force_bounce),
