@@ -10,6 +10,7 @@
 static const struct fs_ops *const fs_drivers[] = {
 	&fat_fs_ops,
 	&ext4_fs_ops,
+	&btrfs_fs_ops,
 };
 
 int fs_mount(struct blockdev *bd, struct fs **ret)
@@ -55,6 +56,8 @@ const char *fs_type_name(enum fs_type t)
 		return "FAT32";
 	case FS_EXT:
 		return "ext";
+	case FS_BTRFS:
+		return "btrfs";
 	default:
 		return "none";
 	}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Read-only filesystems over a blockdev: FAT12/16/32 and ext2/3/4.
+ * Read-only filesystems over a blockdev: FAT12/16/32, ext2/3/4 and btrfs.
  * Paths are '/'-separated and absolute within the filesystem. FAT lookups
  * are case-insensitive; ext lookups are exact.
  */
@@ -15,6 +15,7 @@ enum fs_type {
 	FS_FAT16,
 	FS_FAT32,
 	FS_EXT, /* ext2, ext3 or ext4 */
+	FS_BTRFS,
 };
 
 struct fs;
@@ -49,6 +50,7 @@ struct fs_ops {
 
 extern const struct fs_ops fat_fs_ops;
 extern const struct fs_ops ext4_fs_ops;
+extern const struct fs_ops btrfs_fs_ops;
 
 /** Every struct fs starts with this. */
 struct fs {

@@ -8,7 +8,8 @@ pkgs="gcc make binutils gnu-efi ovmf qemu-system-x86 qemu-utils mtools fdisk
 gdisk dosfstools e2fsprogs cpio gzip busybox-static console-setup-linux
 libcmocka-dev pkg-config python3 python3-pytest python3-pytest-xdist
 clang libclang-rt-14-dev netpbm cppcheck clang-tidy zstd python3-lzo
-sbsigntool shim-unsigned openssl swtpm swtpm-tools"
+sbsigntool shim-unsigned openssl swtpm swtpm-tools
+btrfs-progs"
 [ "${VQ_DEPS_EXTRA:-}" ] && pkgs="$pkgs $VQ_DEPS_EXTRA"
 
 missing=""
