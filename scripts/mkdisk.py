@@ -3,8 +3,10 @@
 """Disk images for vqboot's demo and tests, made without root.
 
 A disk is a partition table (gpt, mbr or none) over partitions, each a
-filesystem (fat12/16/32 with mtools, ext2/4 with mke2fs -d) filled with
-files. Used by `make run` (the demo disk) and by the QEMU tests:
+filesystem (fat12/16/32 with mtools, ext2/4 with mke2fs -d, btrfs with
+mkfs.btrfs --rootdir) filled with files. A compressed btrfs, or one whose
+files sit in a default subvolume, is filled by the kernel through a loop
+mount instead (that alone needs root). Used by `make run` (the demo disk) and by the QEMU tests:
 
     scripts/mkdisk.py demo OUT.img      # GPT: ESP with vqboot + XBOOTLDR ext4
 """
@@ -33,7 +35,7 @@ class Part:
     symlinks maps a path to its target (ext only)."""
 
     def __init__(self, kind, fs, size_mb, files=None, symlinks=None, label=None,
-                 patch=None):
+                 patch=None, compress=None, subvol=None):
         self.kind, self.fs, self.size_mb = kind, fs, size_mb
         self.files = files or {}
         self.symlinks = symlinks or {}
@@ -41,6 +43,9 @@ class Part:
         # patch(fs_image_path): called on the filesystem image before it is
         # written into the disk (tests damage filesystems this way).
         self.patch = patch
+        # btrfs: compress-force=ALG for every file (zlib, lzo, zstd); the
+        # files in subvolume SUBVOL, made the default.
+        self.compress, self.subvol = compress, subvol
 
 
 def _stage(tmp, files, symlinks):
@@ -80,8 +85,38 @@ def make_fs(part, path, sector_size):
         elif part.fs.startswith("ext"):
             run(["mke2fs", "-q", "-F", "-t", part.fs, "-b", "4096", "-d", root,
                  "-L", part.label or "vqboot", path])
+        elif part.fs == "btrfs":
+            _make_btrfs(part, path, root, tmp)
         elif part.fs != "raw":
             raise ValueError(f"unknown filesystem {part.fs}")
+
+
+def _make_btrfs(part, path, root, tmp):
+    # Mixed block groups let a small volume hold both data and metadata.
+    mkfs = ["mkfs.btrfs", "-q", "-f", "-L", part.label or "vqboot"] + \
+        (["-M"] if part.size_mb < 128 else [])
+    if not part.compress and not part.subvol:
+        run(mkfs + ["--rootdir", root, path])
+        return
+    run(mkfs + [path])
+    mnt = os.path.join(tmp, "mnt")
+    os.makedirs(mnt)
+    opts = "loop" + (f",compress-force={part.compress}" if part.compress else "")
+    run(["mount", "-o", opts, path, mnt])
+    try:
+        dest = mnt
+        if part.subvol:
+            dest = os.path.join(mnt, part.subvol)
+            run(["btrfs", "-q", "subvolume", "create", dest])
+        run(["cp", "-a", root + "/.", dest + "/"])
+        if part.subvol:
+            out = subprocess.run(["btrfs", "subvolume", "list", mnt], check=True,
+                                 capture_output=True, text=True).stdout
+            (sid,) = [ln.split()[1] for ln in out.splitlines()
+                      if ln.split()[-1] == part.subvol]
+            run(["btrfs", "subvolume", "set-default", sid, mnt])
+    finally:
+        run(["umount", mnt])
 
 
 def _fdisk_large_sectors(path, parts, offsets, table, sector_size):

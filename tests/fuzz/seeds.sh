@@ -99,6 +99,64 @@ for o in "-t ext4" "-t ext2" "-t ext4 -O inline_data" "-t ext4 -O ^extent,^64bit
 		>/dev/null 2>&1 || rm -f "$n"
 done
 
+# ---- fuzz_btrfs: btrfs images as sparse disks ------------------------------
+# fuzz_btrfs reads records of (le32 page number, 4096 bytes). A seed holds an
+# image's superblock and tree blocks first, then its other non-zero pages,
+# up to the 63 records of -max_len=262144.
+d=$out/fuzz_btrfs
+mkdir -p "$d" "$work/bt/d" "$work/bt/sub" "$work/bt/boot"
+btrfs_seed() {
+	"${PYTHON:-python3}" - "$1" "$2" <<'EOF'
+import sys
+img, dst = sys.argv[1], sys.argv[2]
+data = open(img, "rb").read(80 << 20)
+fsid = data[0x10020:0x10030]
+zero = bytes(4096)
+meta, rest = [], []
+for i in range(0, len(data), 4096):
+    page = data[i:i + 4096]
+    if page == zero:
+        continue
+    (meta if i == 0x10000 or page[32:48] == fsid else rest).append(i // 4096)
+with open(dst, "wb") as f:
+    for p in (meta + rest)[:63]:
+        f.write(p.to_bytes(4, "little") + data[p * 4096:p * 4096 + 4096])
+EOF
+}
+echo hi > "$work/bt/f"
+ln -sf f "$work/bt/l"
+echo deep > "$work/bt/d/g"
+seq 1 2000 > "$work/bt/sub/f"
+seq 1 3000 > "$work/bt/boot/k"
+for o in "-M" "-m single" "-m dup"; do
+	n=$work/btrfs_$(echo "$o" | tr -dc a-zA-Z)
+	truncate -s 16M "$n"
+	# shellcheck disable=SC2086 # $o is a list of options
+	mkfs.btrfs -q -f -n 4096 $o --rootdir "$work/bt" --shrink "$n" \
+		>/dev/null 2>&1 && btrfs_seed "$n" "$d/$(basename "$n")"
+	rm -f "$n"
+done
+# Compressed extents and a subvolume come from the kernel (a loop mount,
+# as root); without one, the unit-test images give their first pages.
+for alg in zstd lzo zlib; do
+	n=$work/btrfs_$alg
+	truncate -s 16M "$n"
+	mkfs.btrfs -q -f -M -n 4096 "$n" >/dev/null 2>&1 || continue
+	mkdir -p "$work/mnt"
+	if mount -o loop,compress-force=$alg "$n" "$work/mnt" 2>/dev/null; then
+		btrfs -q subvolume create "$work/mnt/@" >/dev/null 2>&1 &&
+			cp -a "$work/bt/boot" "$work/mnt/@/" &&
+			cp -a "$work/bt/f" "$work/bt/l" "$work/bt/d" "$work/bt/sub" \
+				"$work/mnt/"
+		umount "$work/mnt"
+		btrfs_seed "$n" "$d/kernel_$alg"
+	fi
+	rm -f "$n"
+done
+for n in btrfs_4k btrfs_mixed btrfs_kplain btrfs_zstd btrfs_bad_item; do
+	[ -e "$images/$n.img" ] && btrfs_seed "$images/$n.img" "$d/$n"
+done
+
 # ---- fuzz_bls: BLS entries and loader.conf files ----------------------------
 d=$out/fuzz_bls
 mkdir -p "$d"
