@@ -648,13 +648,28 @@ static unsigned btrfs_chunk_index(const struct btrfs_fs *fs, uint64_t logical)
 	return lo;
 }
 
+static bool btrfs_chunk_equal(const struct btrfs_chunk_map *a,
+			      const struct btrfs_chunk_map *b)
+{
+	if (a->logical != b->logical || a->length != b->length ||
+	    a->type != b->type || a->stripe_len != b->stripe_len ||
+	    a->num_stripes != b->num_stripes ||
+	    a->sub_stripes != b->sub_stripes)
+		return false;
+	for (unsigned i = 0; i < a->num_stripes; i++)
+		if (a->stripe[i].devid != b->stripe[i].devid ||
+		    a->stripe[i].offset != b->stripe[i].offset)
+			return false;
+	return true;
+}
+
 /* Insert a chunk; the system chunks come twice (superblock, chunk tree). */
 static int btrfs_add_chunk(struct btrfs_fs *fs, const struct btrfs_chunk_map *c)
 {
 	unsigned i = btrfs_chunk_index(fs, c->logical);
 
 	if (i < fs->nchunks && fs->chunks[i].logical < c->logical + c->length) {
-		if (!memcmp(&fs->chunks[i], c, sizeof(*c)))
+		if (btrfs_chunk_equal(&fs->chunks[i], c))
 			return 0;
 		return log_err(-VQ_ECORRUPT,
 			       "btrfs %s: chunk 0x%llx overlaps chunk 0x%llx",
@@ -1302,7 +1317,7 @@ static int btrfs_load_root(struct btrfs_fs *fs, uint64_t id,
 {
 	struct btrfs_tree rt;
 	struct btrfs_path p;
-	struct btrfs_root_item ri;
+	struct btrfs_root_item ri = { 0 };
 	struct btrfs_key k;
 	const uint8_t *data;
 	uint32_t size;
