@@ -160,15 +160,16 @@ static unsigned reverse_bits(unsigned code, unsigned n)
 }
 
 /* Link each root prefix that codes longer than @root share to a subtable big
- * enough for the longest of them (ws->sub holds the sizes meanwhile). */
+ * enough for the longest of them. ws->sub holds the sizes meanwhile, for
+ * the prefixes of long codes only, and is all zeros again afterwards. */
 static int make_subtables(struct inflate *s, uint32_t *t, unsigned cap, unsigned root,
 			  const uint8_t *lens, unsigned n, const unsigned *first)
 {
 	unsigned next[MAX_BITS + 1], off = 1u << root;
 	uint8_t *sub = s->ws->sub;
+	int r = 0;
 
 	memcpy(next, first, sizeof(next));
-	memset(sub, 0, 1u << root);
 	for (unsigned i = 0; i < n; i++) {
 		unsigned l = lens[i], idx;
 
@@ -178,16 +179,26 @@ static int make_subtables(struct inflate *s, uint32_t *t, unsigned cap, unsigned
 		if (sub[idx] < l - root)
 			sub[idx] = (uint8_t)(l - root);
 	}
-	for (unsigned idx = 0; idx < (1u << root); idx++) {
-		if (!sub[idx])
+	memcpy(next, first, sizeof(next));
+	for (unsigned i = 0; i < n; i++) {
+		unsigned l = lens[i], idx, bits;
+
+		if (l <= root)
 			continue;
-		if ((1u << sub[idx]) > cap - off)
-			return corrupt(s, "Huffman subtables overflow");
-		t[idx] = (off << 8) | ENT_LINK | sub[idx];
-		memset(t + off, 0, sizeof(*t) << sub[idx]);
-		off += 1u << sub[idx];
+		idx = reverse_bits(next[l]++ >> (l - root), root);
+		bits = sub[idx];
+		if (!bits)
+			continue;       /* linked already */
+		sub[idx] = 0;
+		if ((1u << bits) > cap - off) {
+			r = corrupt(s, "Huffman subtables overflow");
+			continue;       /* clear the rest of sub[] all the same */
+		}
+		t[idx] = (off << 8) | ENT_LINK | bits;
+		memset(t + off, 0, sizeof(*t) << bits);
+		off += 1u << bits;
 	}
-	return 0;
+	return r;
 }
 
 /*

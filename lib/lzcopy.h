@@ -36,7 +36,8 @@ static inline void lz_store64(void *p, uint64_t v)
  * Copy @len bytes from @dist bytes back, at @out + @pos, in a buffer of @cap
  * bytes, byte by byte in effect (an overlapping copy repeats the pattern).
  * Requires 1 <= @dist <= @pos and @pos + @len <= @cap. Copies 8 bytes at a
- * time when the source is at least 8 back and there is room to overshoot.
+ * time when the source is at least 8 back and there is room to overshoot,
+ * else the pattern in non-overlapping pieces from its start.
  */
 static inline void lz_copy_match(uint8_t *out, size_t pos, size_t dist,
 				 size_t len, size_t cap)
@@ -58,8 +59,15 @@ static inline void lz_copy_match(uint8_t *out, size_t pos, size_t dist,
 		__builtin_memset(d, *s, len);
 		return;
 	}
-	while (len--)
-		*d++ = *s++;
+	/* The pattern so far, copied whole: each copy doubles it. */
+	while (len) {
+		size_t n = VQ_MIN(dist, len);
+
+		__builtin_memcpy(d, s, n);
+		d += n;
+		len -= n;
+		dist *= 2;
+	}
 }
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "lib/err.h"
 #include "lib/inflate.h"
+#include "lib/lzo.h"
 #include "lib/zstd.h"
 #include "tests/support/file_bdev.h"
 #include "tests/support/host_platform.h"
@@ -33,6 +34,7 @@ struct codec {
 static const struct codec codec_zlib = { "zlib", vq_inflate_zlib, 90, 95 };
 static const struct codec codec_deflate = { "deflate", vq_inflate_raw, 20, 20 };
 static const struct codec codec_zstd = { "zstd", vq_zstd_decompress, 80, 70 };
+static const struct codec codec_lzo = { "lzo", vq_lzo1x_decompress, 40, 20 };
 
 struct stream {
 	char comp[160];
@@ -529,6 +531,80 @@ static void test_zstd_handmade(void **state)
 	assert_true(vq_xxh64("", 0, 0) == 0xEF46DB3751D8E999ull);
 }
 
+/* ---- LZO1X streams made by hand (Documentation/staging/lzo.rst) ------------ */
+
+static void expect_lzo(const uint8_t *in, size_t n, size_t cap, int want, const char *log)
+{
+	size_t len;
+
+	host_log_clear();
+	assert_int_equal(run(&codec_lzo, in, n, cap, NULL, &len), want);
+	if (log && !host_log_contains(log))
+		fail_msg("log lacks \"%s\"; last line: %s", log, host_log_last());
+}
+
+static void test_lzo_handmade(void **state)
+{
+	/* Version 1: 4 literals, a run of ((12 << 3) | 0) + 4 = 100 zeros,
+	 * then 2 trailing literals and the end marker. */
+	uint8_t rle[] = { 17, 1, 21, 'a', 'b', 'c', 'd', 0x18, 0xfe, 0xff, 12, 'x', 'y',
+			  0x11, 0, 0 };
+	uint8_t want[106] = "abcd", *out;
+	size_t len;
+
+	(void)state;
+	want[104] = 'x';
+	want[105] = 'y';
+	assert_int_equal(run(&codec_lzo, rle, sizeof(rle), sizeof(want), &out, &len), 0);
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(out, want, sizeof(want));
+	free(out);
+	expect_lzo(rle, sizeof(rle), 105, -VQ_ENOSPC, "buffer holds 105");
+	/* LLL = 3: 103 zeros. */
+	rle[7] = 0x1b;
+	assert_int_equal(run(&codec_lzo, rle, sizeof(rle), 200, NULL, &len), 0);
+	assert_int_equal(len, 109);
+	rle[7] = 0x18;
+	/* The same bytes in a version 0 stream are a 261-byte copy from
+	 * 16384 + 16384 + 831 back. */
+	expect_lzo(rle + 2, sizeof(rle) - 2, 1000, -VQ_ECORRUPT, "distance before the start");
+	/* A run cut short. */
+	expect_lzo(rle, 10, 1000, -VQ_ECORRUPT, "truncated instruction");
+
+	/* 1 literal, then 3 bytes from 9 back. */
+	{
+		uint8_t far[] = { 18, 'a', 0x40, 1, 0x11, 0, 0 };
+
+		expect_lzo(far, sizeof(far), 100, -VQ_ECORRUPT, "distance before the start of the output at input offset 2");
+		far[3] = 0;     /* 1 back: "aaaa" */
+		assert_int_equal(run(&codec_lzo, far, sizeof(far), 4, &out, &len), 0);
+		assert_int_equal(len, 4);
+		assert_memory_equal(out, "aaaa", 4);
+		free(out);
+	}
+	/* The end marker alone; with a length of 4; with a byte after it;
+	 * missing. */
+	{
+		const uint8_t eos[] = { 0x11, 0, 0, 0 };
+
+		assert_int_equal(run(&codec_lzo, eos, 3, 0, NULL, &len), 0);
+		assert_int_equal(len, 0);
+		expect_lzo(eos, 4, 10, -VQ_ECORRUPT, "data after the end marker");
+		/* (a first byte of 18 would be a literal run) */
+		expect_lzo((const uint8_t *)"\x12" "a\x12\0\0", 5, 10, -VQ_ECORRUPT,
+			   "end marker with a length");
+		expect_lzo((const uint8_t *)"\x15" "abcd", 5, 10, -VQ_ECORRUPT, "without its end marker");
+	}
+	/* A literal run of 18 + 255 * 2 + 7 bytes with only 10 there, and a
+	 * length run of zero bytes to the end. */
+	{
+		uint8_t lit[] = { 0, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+
+		expect_lzo(lit, sizeof(lit), 1000, -VQ_ECORRUPT, "literals run past the input");
+		expect_lzo(lit, 3, 1000, -VQ_ECORRUPT, "length runs past the input");
+	}
+}
+
 #define PER_CODEC(c) \
 	cmocka_unit_test_prestate(test_streams, (void *)&(c)), \
 	cmocka_unit_test_prestate(test_truncations, (void *)&(c)), \
@@ -540,9 +616,11 @@ int main(void)
 		PER_CODEC(codec_zlib),
 		PER_CODEC(codec_deflate),
 		PER_CODEC(codec_zstd),
+		PER_CODEC(codec_lzo),
 		cmocka_unit_test(test_deflate_handmade),
 		cmocka_unit_test(test_zlib_handmade),
 		cmocka_unit_test(test_zstd_handmade),
+		cmocka_unit_test(test_lzo_handmade),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
