@@ -97,6 +97,7 @@ static int load_initrds(struct load_ctx *c, struct scan_volume *vol,
 				       e->initrd[i], vol->name);
 		if (r)
 			return r;
+		l->initrd_sizes[i] = sizes[i];
 		off += sizes[i];
 		while (off % 4)
 			dst[off++] = 0;

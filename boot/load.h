@@ -37,6 +37,7 @@ struct loaded_entry {
 	struct pe_info pe;
 	void *initrd;           /* NULL when the entry has none */
 	size_t initrd_size;
+	uint64_t initrd_sizes[BLS_INITRD_MAX]; /* each one, unpadded */
 	char cmdline[LOAD_CMDLINE_MAX];
 	uint64_t bytes;         /* read from disk */
 	uint64_t read_us;       /* spent reading */

@@ -67,6 +67,7 @@ static void read_loader_conf(struct boot_scan *s, struct scan_volume *vol)
 	bls_parse_loader_conf("/loader/loader.conf", text, len, &s->conf);
 	s->conf_found = true;
 	s->conf_from_esp = esp;
+	s->conf_vol = (unsigned)(vol - s->vols);
 	log_debug("%s: read /loader/loader.conf", vol->name);
 	plat_free(text);
 }

@@ -33,6 +33,7 @@ struct boot_scan {
 	struct bls_config conf;
 	bool conf_found;
 	bool conf_from_esp;
+	unsigned conf_vol;        /* the volume loader.conf came from */
 	unsigned disks;
 };
 

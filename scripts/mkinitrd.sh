@@ -20,7 +20,7 @@ fi
 
 mkdir -p "$work/bin" "$work/proc" "$work/sys" "$work/dev" "$work/mods" "$work/sys/firmware/efi/efivars"
 cp /bin/busybox "$work/bin/busybox"
-for app in sh cat echo md5sum insmod mount poweroff dd head sleep ls tr cut od; do
+for app in sh cat echo md5sum insmod mount poweroff dd head sleep ls tr cut od base64; do
 	ln -s busybox "$work/bin/$app"
 done
 kver=$(ls "$kroot/lib/modules" | head -1)
@@ -67,6 +67,18 @@ if mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null; then
 	done
 	sb=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
 	[ -e $sb ] && echo "VQ-SECUREBOOT: $(dd if=$sb bs=1 skip=4 count=1 2>/dev/null | od -An -tu1 | tr -d ' ')"
+fi
+# Measured boot: the PCRs and the firmware's event log, for the host to
+# replay (Debian's kernel has tpm_tis and tpm_crb built in).
+if [ -e /sys/class/tpm/tpm0/pcr-sha256/0 ]; then
+	for n in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+		echo "VQ-PCR: $n $(cat /sys/class/tpm/tpm0/pcr-sha256/$n)"
+	done
+	mount -t securityfs securityfs /sys/kernel/security
+	base64 /sys/kernel/security/tpm0/binary_bios_measurements | while read -r l; do
+		echo "VQ-TPMLOG: $l"
+	done
+	echo "VQ-TPMLOG-END"
 fi
 echo "VQ-LINUX: done"
 poweroff -f

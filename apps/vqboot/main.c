@@ -8,6 +8,7 @@
 #include "apps/vqboot/bootmenu.h"
 #include "efi/image.h"
 #include "efi/secureboot.h"
+#include "efi/tpm.h"
 #include "apps/vqboot/screen.h"
 #include "efi/vdevs.h"
 #include "boot/load.h"
@@ -32,6 +33,7 @@ struct vqboot {
 	uint64_t load_start_us;
 	uint64_t last_progress_us;
 	bool failed_once;
+	struct tpm_boot tpm;     /* measured just before StartImage */
 	/* Entries Secure Boot refused: marked in the menu from then on. */
 	char refused[REFUSED_MAX][BLS_NAME_MAX];
 	unsigned nrefused;
@@ -169,6 +171,8 @@ static void give_back_devices(void *ctx)
 {
 	struct vqboot *vb = ctx;
 
+	/* LoadImage accepted the image: measure, then let go of the disks. */
+	tpm_boot_measure(&vb->tpm);
 	/* The kernel's EFI stub may read through firmware protocols: every
 	 * device we drove goes back, reset, before StartImage. */
 	close_devices(vb);
@@ -215,19 +219,22 @@ static int boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
 		return -VQ_ENOMEM;
 	*edited = *e;
 	vq_snprintf(edited->options, sizeof(edited->options), "%s", cmdline ? cmdline : "");
-	if (strcmp(edited->options, e->options))
+	bool was_edited = strcmp(edited->options, e->options) != 0;
+	if (was_edited)
 		log_info("vqboot: command line edited: %s", edited->options);
 	r = load_entry(&vb->scan, edited, vb->opts.append, &ops, &l);
 	plat_free(edited);
 	if (r)
 		return r;
 	report_load(vb, e, &l);
+	tpm_boot_prepare(&vb->tpm, &vb->scan, e, &l, was_edited);
 	bli_set_exec(e->id);
 	struct image_start s = {
 		.image = l.image, .image_size = l.image_size, .name = l.image_name,
 		.cmdline = l.cmdline, .initrd = l.initrd, .initrd_size = l.initrd_size,
 		.before_start = give_back_devices, .ctx = vb };
 	EFI_STATUS st = image_start(&s);
+	tpm_boot_free(&vb->tpm);
 	load_free(&l, &ops);
 	return vq_from_efi(st);
 }
