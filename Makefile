@@ -110,6 +110,7 @@ check-qemu: all
 	$(Q)sh tests/qemu/run.sh
 
 test: deps
+	$(Q)$(MAKE) --no-print-directory layers
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
@@ -142,7 +143,7 @@ FUZZ_TARGETS       ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c
 FUZZ_CFLAGS := -std=gnu11 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=all -g -O1 -I. -Ibuild/gen
 FUZZ_LIB_SRCS := $(CORE_SRCS) $(addprefix tests/support/, \
-                 host_platform.c file_bdev.c ring_sim.c fake_pci.c fake_scsi.c)
+                 file_bdev.c ring_sim.c fake_pci.c fake_scsi.c gpu_surface.c)
 FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(FUZZ_LIB_SRCS))
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(B)/fuzz/%)
 
@@ -161,7 +162,9 @@ $(B)/fuzz/libvqfuzz.a: $(FUZZ_LIB_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(B)/fuzz/libvqfuzz.a
+# The host platform is linked as an object: it installs itself at start-up,
+# and nothing would pull it out of the archive.
+$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(B)/fuzz/obj/tests/support/host_platform.o $(B)/fuzz/libvqfuzz.a
 	@echo "  LINK    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $^ -o $@
 
@@ -176,10 +179,15 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	$(Q)sh tests/fuzz/run.sh smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
-lint: $(GEN_HDRS)
+# The floor plan (scripts/layers.sh): no include runs up a floor or sideways.
+layers:
+	@mkdir -p $(B)
+	$(Q)sh scripts/layers.sh
+
+lint: layers $(GEN_HDRS)
 	$(Q)EFI_INC=$(EFI_INC) sh scripts/lint.sh
 
-.PHONY: fuzz fuzz-build fuzz-smoke lint
+.PHONY: fuzz fuzz-build fuzz-smoke lint layers
 # ==== end of fuzzing and lint ===============================================
 
 # ==== decompressor throughput (host, -O2, no sanitizers) ====================

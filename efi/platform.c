@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* plat_* services on UEFI: TSC clock, pool memory, console logging. */
+/* The platform services (lib/plat.h) on UEFI: TSC clock, pool memory,
+ * console logging. */
 #include "efi/vqefi.h"
 #include "lib/log.h"
 #include "lib/plat.h"
@@ -29,27 +30,17 @@ static void calibrate_tsc(void)
 		tsc_per_us = ticks / 10000;
 }
 
-void efi_platform_init(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
-{
-	InitializeLib(image, st);
-	efi_image = image;
-	/* We poll our own deadlines; the firmware's 5-minute one would reset
-	 * the machine under a long interactive menu. */
-	BS->SetWatchdogTimer(0, 0, 0, NULL);
-	calibrate_tsc();
-}
-
 uint64_t efi_tsc_per_us(void)
 {
 	return tsc_per_us;
 }
 
-uint64_t plat_now_us(void)
+static uint64_t efi_now_us(void)
 {
 	return rdtsc() / tsc_per_us;
 }
 
-void plat_delay_us(uint32_t us)
+static void efi_delay_us(uint32_t us)
 {
 	uint64_t end = rdtsc() + (uint64_t)us * tsc_per_us;
 
@@ -57,7 +48,7 @@ void plat_delay_us(uint32_t us)
 		__asm__ __volatile__("pause");
 }
 
-void *plat_alloc(size_t size)
+static void *efi_alloc(size_t size)
 {
 	void *p = NULL;
 
@@ -67,13 +58,13 @@ void *plat_alloc(size_t size)
 	return p;
 }
 
-void plat_free(void *p)
+static void efi_free(void *p)
 {
 	if (p)
 		BS->FreePool(p);
 }
 
-void plat_log_write(int level, const char *line)
+static void efi_log_write(int level, const char *line)
 {
 	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
 
@@ -81,4 +72,23 @@ void plat_log_write(int level, const char *line)
 		   line);
 	if (efi_log_hook)
 		efi_log_hook(level, line);
+}
+
+static const struct plat_ops efi_plat_ops = {
+	.now_us = efi_now_us,
+	.delay_us = efi_delay_us,
+	.alloc = efi_alloc,
+	.free = efi_free,
+	.log_write = efi_log_write,
+};
+
+void efi_platform_init(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
+{
+	InitializeLib(image, st);
+	efi_image = image;
+	plat_set_ops(&efi_plat_ops);
+	/* We poll our own deadlines; the firmware's 5-minute one would reset
+	 * the machine under a long interactive menu. */
+	BS->SetWatchdogTimer(0, 0, 0, NULL);
+	calibrate_tsc();
 }

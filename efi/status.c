@@ -51,3 +51,33 @@ int vq_from_efi(EFI_STATUS st)
 			return -status_map[i].vq;
 	return -VQ_EIO;
 }
+
+static const struct {
+	EFI_STATUS st;
+	const char *name;
+} status_names[] = {
+	{ EFI_SUCCESS, "success" },
+	{ EFI_LOAD_ERROR, "load error" },
+	{ EFI_INVALID_PARAMETER, "invalid parameter" },
+	{ EFI_UNSUPPORTED, "unsupported" },
+	{ EFI_BAD_BUFFER_SIZE, "bad buffer size" },
+	{ EFI_BUFFER_TOO_SMALL, "buffer too small" },
+	{ EFI_NOT_READY, "not ready" },
+	{ EFI_DEVICE_ERROR, "I/O error" },
+	{ EFI_WRITE_PROTECTED, "write protected" },
+	{ EFI_OUT_OF_RESOURCES, "out of memory" },
+	{ EFI_VOLUME_CORRUPTED, "corrupted data" },
+	{ EFI_NOT_FOUND, "not found" },
+	{ EFI_ACCESS_DENIED, "refused by Secure Boot (access denied)" },
+	{ EFI_TIMEOUT, "timed out" },
+	{ EFI_ABORTED, "aborted" },
+	{ EFI_SECURITY_VIOLATION, "refused by Secure Boot" },
+};
+
+const char *efi_status_name(EFI_STATUS st)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(status_names); i++)
+		if (status_names[i].st == st)
+			return status_names[i].name;
+	return "unknown EFI status";
+}

@@ -31,6 +31,25 @@ struct vdevs_opts {
 	uint64_t timeout_us; /* per request; 0: the driver's default */
 };
 
+/*
+ * One pair per device kind, used by every caller: take the function from the
+ * firmware's drivers and open it with vqboot's driver; close the driver
+ * (which resets the device) and give the function back, reconnecting the
+ * firmware's drivers. A take that fails leaves the function given back.
+ */
+EFI_STATUS vdevs_take_blk(struct efi_pci_dev *d, bool force_bounce,
+			  uint64_t timeout_us, struct vblk **ret);
+void vdevs_release_blk(struct efi_pci_dev *d, struct vblk *b);
+
+/**
+ * @before_start, if set, runs with @ctx between open and vgpu_start (to
+ * choose modes); with @start false the GPU is opened but not started.
+ */
+EFI_STATUS vdevs_take_gpu(struct efi_pci_dev *d,
+			  void (*before_start)(void *ctx, struct vgpu *g),
+			  void *ctx, bool start, struct vgpu **ret);
+void vdevs_release_gpu(struct efi_pci_dev *d, struct vgpu *g);
+
 /** Find and open the devices. Devices that fail are logged and skipped. */
 EFI_STATUS vdevs_open(struct vdevs *v, const struct vdevs_opts *o);
 

@@ -39,6 +39,10 @@ extern void (*efi_log_hook)(int level, const char *line);
 EFI_STATUS efi_from_vq(int err);
 int vq_from_efi(EFI_STATUS st);
 
+/** A short lower-case name of @st for messages ("access denied"), with the
+ * VQ_E* meaning where the status came from one. */
+const char *efi_status_name(EFI_STATUS st);
+
 /* ---- console.c ----------------------------------------------------------- */
 
 /** Formatted output (vq_snprintf formats) to the firmware console. */

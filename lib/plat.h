@@ -1,13 +1,26 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Services the platform gives the EFI-free layers: a clock, a delay, heap
+ * memory and the log's output. The layers call plat_*(); the platform
+ * installs its implementation once, before anything else runs
+ * (efi/platform.c on UEFI, tests/support/host_platform.c on the host), so
+ * that no call runs from the ground floor up to the code that implements it.
+ */
 #ifndef VQ_PLAT_H
 #define VQ_PLAT_H
 
 #include "lib/compat.h"
 
-/*
- * Services the platform gives the EFI-free code. efi/platform.c implements
- * them on UEFI; tests/support/host_platform.c on the host.
- */
+struct plat_ops {
+	uint64_t (*now_us)(void);
+	void (*delay_us)(uint32_t us);
+	void *(*alloc)(size_t size);
+	void (*free)(void *p);
+	void (*log_write)(int level, const char *line);
+};
+
+/** Install @ops (every member set); until then the services do nothing. */
+void plat_set_ops(const struct plat_ops *ops);
 
 /** Monotonic microseconds since an arbitrary start. */
 uint64_t plat_now_us(void);

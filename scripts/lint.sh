@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # `make lint`: cppcheck and clang-tidy (checks in .clang-tidy) over
-#   boot/ virtio/  in the host configuration (VQ_EFI undefined), and
-#   efi/ apps/     in the EFI configuration (gnu-efi headers, VQ_EFI,
+#   lib/ boot/ virtio/ gfx/ in the host configuration (VQ_EFI undefined), and
+#   efi/ apps/*/   in the EFI configuration (gnu-efi headers, VQ_EFI,
 #                  GNU_EFI_USE_MS_ABI, -fshort-wchar).
 # Every finding fails, except the false positives in the table below, each
 # with the reason it is not a bug. An entry names the file, the check and the
@@ -32,15 +32,15 @@ boot/part.c|clang-analyzer-core.UndefinedBinaryOperatorResult|size_t bytes = (si
 boot/fat.c|clang-analyzer-core.NonNullParamChecker|memcpy(grown, f->runs, sizeof(*grown) * f->nruns);|the path assumes a fresh fat_file has nruns != 0 and runs == NULL; plat_alloc returns zeroed memory (not visible to the analyzer: another file)
 boot/fat.c|clang-analyzer-core.NullDereference|f->runs[f->nruns++] = (struct fat_run){ index, cluster, 1 };|as above: nruns of a fresh fat_file is 0, so the array is grown first
 efi/bli.c|arrayIndexOutOfBoundsCond|for (; n < ARRAY_SIZE(buf) - 1 && value[n]; n++)|value is a NUL-terminated string: the loop stops at its NUL, so it never reads past a short literal
-efi/diag_bench.c|uninitvar|b->res[side][t] = b->runs[idx[b->rounds / 2]][side][t];|idx[0..rounds-1] is filled just above and rounds is 1..BENCH_ROUNDS_MAX (the --rounds check refuses 0)
-efi/diag_bench.c|clang-analyzer-core.uninitialized.ArraySubscript|b->res[side][t] = b->runs[idx[b->rounds / 2]][side][t];|as above: the analyzer does not know rounds >= 1'
+apps/vqdiag/diag_bench.c|uninitvar|b->res[side][t] = b->runs[idx[b->rounds / 2]][side][t];|idx[0..rounds-1] is filled just above and rounds is 1..BENCH_ROUNDS_MAX (the --rounds check refuses 0)
+apps/vqdiag/diag_bench.c|clang-analyzer-core.uninitialized.ArraySubscript|b->res[side][t] = b->runs[idx[b->rounds / 2]][side][t];|as above: the analyzer does not know rounds >= 1'
 
 host_flags="-std=gnu11 -I. -Ibuild/gen"
 efi_flags="-std=gnu11 -ffreestanding -fshort-wchar -mno-red-zone -DVQ_EFI
  -DGNU_EFI_USE_MS_ABI -isystem $efi_inc -isystem $efi_inc/x86_64
  -isystem $efi_inc/protocol -I. -Ibuild/gen"
-host_srcs=$(ls boot/*.c virtio/*.c)
-efi_srcs=$(ls efi/*.c apps/*.c)
+host_srcs=$(ls lib/*.c boot/*.c virtio/*.c gfx/*.c)
+efi_srcs=$(ls efi/*.c apps/*/*.c)
 
 # ---- cppcheck: findings as file|line|id|message ----------------------------
 # Only the named configuration is checked (-D/-U given); cppcheck defines no

@@ -3,7 +3,7 @@
 # psf2c.sh FONT.psf[.gz] > font_data.h
 #
 # Converts a Linux console font (PSF1 or PSF2, optionally gzipped) into a C
-# header for boot/gfx.c: the glyph bitmaps (rows of ceil(width/8) bytes, most
+# header for gfx/gfx.c: the glyph bitmaps (rows of ceil(width/8) bytes, most
 # significant bit leftmost) and a Unicode -> glyph table sorted by code point.
 # Parsing is plain od + awk so the build needs nothing beyond POSIX tools.
 #
@@ -131,7 +131,7 @@ cat <<EOF
  * LICENSES/Terminus-OFL.txt of the vqboot sources). This converted copy is
  * distributed under that licence, not under the MIT licence of vqboot.
  *
- * Include after boot/compat.h (needs uint8_t, uint16_t, uint32_t).
+ * Include after lib/compat.h (needs uint8_t, uint16_t, uint32_t).
  */
 #ifndef VQ_FONT_DATA_H
 #define VQ_FONT_DATA_H

@@ -134,9 +134,10 @@ static int status_expect(struct vdev *d, uint8_t want)
 }
 
 /* The driver filter decides; the transport adds and removes its own bits. */
-static uint64_t accept_features(uint64_t offered, vdev_feature_filter filter)
+static uint64_t accept_features(uint64_t offered, vdev_feature_filter filter,
+				void *ctx)
 {
-	uint64_t acc = filter ? filter(offered) & offered : 0;
+	uint64_t acc = filter ? filter(ctx, offered) & offered : 0;
 
 	acc &= ~VDEV_TRANSPORT_BITS | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC) |
 	       VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
@@ -147,7 +148,7 @@ static uint64_t accept_features(uint64_t offered, vdev_feature_filter filter)
 	return acc;
 }
 
-static int negotiate(struct vdev *d, vdev_feature_filter filter)
+static int negotiate(struct vdev *d, vdev_feature_filter filter, void *ctx)
 {
 	uint64_t offered, accepted;
 	int ret = d->ops->get_features(d, &offered);
@@ -158,7 +159,7 @@ static int negotiate(struct vdev *d, vdev_feature_filter filter)
 		return log_err(-VQ_ENOTSUP,
 			       "%s: modern device does not offer VERSION_1 (features 0x%llx)",
 			       d->name, (unsigned long long)offered);
-	accepted = accept_features(offered, filter);
+	accepted = accept_features(offered, filter, ctx);
 	ret = d->ops->set_features(d, accepted);
 	if (ret)
 		return log_err(ret, "%s: cannot write features 0x%llx",
@@ -168,7 +169,7 @@ static int negotiate(struct vdev *d, vdev_feature_filter filter)
 	return 0;
 }
 
-int vdev_init(struct vdev *d, vdev_feature_filter filter)
+int vdev_init(struct vdev *d, vdev_feature_filter filter, void *ctx)
 {
 	uint8_t status = 0;
 	int ret = vdev_reset(d);
@@ -180,7 +181,7 @@ int vdev_init(struct vdev *d, vdev_feature_filter filter)
 	if (!ret)
 		ret = status_add(d, &status, VIRTIO_STATUS_DRIVER);
 	if (!ret)
-		ret = negotiate(d, filter);
+		ret = negotiate(d, filter, ctx);
 	/* §3.1.2 legacy: no FEATURES_OK; the device cannot refuse. */
 	if (!ret && !d->legacy) {
 		ret = status_add(d, &status, VIRTIO_STATUS_FEATURES_OK);

@@ -175,8 +175,11 @@ static inline bool vdev_may_dma(const struct vdev *d)
 	return d->stuck && !d->dma_off;
 }
 
-/** Drivers' feature filter: offered bits in, accepted bits out. */
-typedef uint64_t (*vdev_feature_filter)(uint64_t offered);
+/**
+ * A driver's feature filter: offered bits in, accepted bits out. Pure: it
+ * decides from @offered and its own @ctx (what vdev_init was given) alone.
+ */
+typedef uint64_t (*vdev_feature_filter)(void *ctx, uint64_t offered);
 
 /**
  * Probe the PCI function behind @bus: match virtio (vendor 0x1AF4, modern and
@@ -206,7 +209,7 @@ int vdev_reset(struct vdev *d);
 
 /**
  * The first half of §3.1.1: reset, ACKNOWLEDGE, DRIVER, negotiate features
- * through @filter (VERSION_1 is required on modern, ACCESS_PLATFORM accepted,
+ * through @filter (called with @ctx; VERSION_1 is required on modern, ACCESS_PLATFORM accepted,
  * transport bits we support kept), FEATURES_OK and its re-read. On failure the
  * device is left with FAILED set and the first error returned (except when
  * the reset itself does not complete: -VQ_ETIMEDOUT, nothing else written).
@@ -215,7 +218,7 @@ int vdev_reset(struct vdev *d);
  * added when offered. Legacy devices skip FEATURES_OK (§3.1.2).
  * Clears d->broken on success.
  */
-int vdev_init(struct vdev *d, vdev_feature_filter filter);
+int vdev_init(struct vdev *d, vdev_feature_filter filter, void *ctx);
 
 /**
  * Allocate and enable queue @idx with at most @want entries (0 = device

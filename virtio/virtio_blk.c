@@ -81,6 +81,11 @@ uint64_t vblk_features(uint64_t offered)
 	return offered & VBLK_FEATURES;
 }
 
+static uint64_t vblk_filter(void *ctx, uint64_t offered)
+{
+	return vblk_features(offered);
+}
+
 static bool has(const struct vblk *b, unsigned bit)
 {
 	return b->d->features & VIRTIO_BIT(bit);
@@ -259,7 +264,7 @@ static struct vblk_slot *free_slot(struct vblk *b)
 static int vblk_start(struct vblk *b)
 {
 	uint16_t indirect = (uint16_t)(VBLK_MAX_SEGS + 2);
-	int ret = vdev_init(b->d, vblk_features);
+	int ret = vdev_init(b->d, vblk_filter, NULL);
 
 	if (ret)
 		return ret;

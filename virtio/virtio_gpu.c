@@ -72,7 +72,7 @@ struct vgpu {
 	bool started, created, attached;
 	struct vq_dma fb;
 	uint32_t res_w, res_h;
-	struct gfx_surface surface;
+	struct vgpu_fb view;        /* what every used scanout shows */
 	struct vgpu_stats stats;
 };
 
@@ -433,6 +433,11 @@ uint64_t vgpu_features(uint64_t offered)
 			  VIRTIO_BIT(VIRTIO_F_EVENT_IDX));
 }
 
+static uint64_t vgpu_filter(void *ctx, uint64_t offered)
+{
+	return vgpu_features(offered);
+}
+
 static int read_config(struct vgpu *g)
 {
 	uint32_t n;
@@ -603,7 +608,7 @@ static void vgpu_free(struct vgpu *g)
 
 static int vgpu_bring_up(struct vgpu *g)
 {
-	int rc = vdev_init(g->d, vgpu_features);
+	int rc = vdev_init(g->d, vgpu_filter, NULL);
 
 	if (rc)
 		return rc;
@@ -676,7 +681,7 @@ int vgpu_set_mode(struct vgpu *g, uint32_t i, uint32_t width, uint32_t height)
 	return 0;
 }
 
-/* The resource covers every used scanout; the surface what all of them show. */
+/* The resource covers every used scanout; the view what all of them show. */
 static int resource_size(struct vgpu *g, uint32_t *ret_cw, uint32_t *ret_ch)
 {
 	uint32_t w = 0, h = 0, cw = UINT32_MAX, ch = UINT32_MAX;
@@ -772,7 +777,7 @@ static void post_resource_cmd(struct vgpu *g, uint32_t type)
 
 /* TRANSFER_TO_HOST_2D then RESOURCE_FLUSH of @r, both fenced: the flush
  * must see the transferred pixels. */
-static void post_update(struct vgpu *g, const struct gfx_rect *r)
+static void post_update(struct vgpu *g, const struct vgpu_rect *r)
 {
 	struct vgpu_slot *s = cmd_nodata(g, VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
 					 sizeof(struct virtio_gpu_transfer_to_host_2d),
@@ -840,7 +845,7 @@ static int create_and_show(struct vgpu *g)
 int vgpu_start(struct vgpu *g)
 {
 	uint64_t t0 = plat_now_us();
-	struct gfx_rect all;
+	struct vgpu_rect all;
 	uint32_t cw = 0, ch = 0;
 	size_t bytes;
 	int rc;
@@ -857,28 +862,36 @@ int vgpu_start(struct vgpu *g)
 	if (rc)
 		return log_err(rc, "%s: no DMA memory for a %ux%u framebuffer",
 			       g->d->name, g->res_w, g->res_h);
-	rc = gfx_init(&g->surface, g->fb.host, cw, ch, g->res_w);
-	if (!rc)
-		rc = create_and_show(g);
+	g->view = (struct vgpu_fb){ g->fb.host, cw, ch, g->res_w };
+	rc = create_and_show(g);
 	if (rc)
 		return rc;
 	g->started = true;
 	/* Show the zeroed (black) framebuffer over the whole resource. */
-	all = (struct gfx_rect){ 0, 0, g->res_w, g->res_h };
+	all = (struct vgpu_rect){ 0, 0, g->res_w, g->res_h };
 	post_update(g, &all);
 	rc = batch_run(g);
 	g->stats.start_us = plat_now_us() - t0;
 	return rc;
 }
 
-struct gfx_surface *vgpu_surface(struct vgpu *g)
+int vgpu_framebuffer(const struct vgpu *g, struct vgpu_fb *ret)
 {
-	return g->started ? &g->surface : NULL;
+	if (!g->started)
+		return log_err(-VQ_EINVAL, "%s: no framebuffer before start",
+			       g->d->name);
+	*ret = g->view;
+	return 0;
 }
 
-int vgpu_flush_damage(struct vgpu *g)
+static bool rect_inside(const struct vgpu_fb *v, const struct vgpu_rect *r)
 {
-	struct gfx_surface *s = &g->surface;
+	return r->w && r->h && r->x < v->width && r->w <= v->width - r->x &&
+	       r->y < v->height && r->h <= v->height - r->y;
+}
+
+int vgpu_flush(struct vgpu *g, const struct vgpu_rect *r, unsigned n)
+{
 	uint64_t t0 = plat_now_us(), dt;
 	int rc;
 
@@ -887,14 +900,19 @@ int vgpu_flush_damage(struct vgpu *g)
 	if (g->dead)
 		return log_err(-VQ_ENODEV, "%s: device was reset; reopen it",
 			       g->d->name);
-	if (!s->ndamage)
+	for (unsigned i = 0; i < n; i++)
+		if (!rect_inside(&g->view, &r[i]))
+			return log_err(-VQ_ERANGE,
+				       "%s: flush of %ux%u at %u,%u outside the %ux%u framebuffer",
+				       g->d->name, r[i].w, r[i].h, r[i].x, r[i].y,
+				       g->view.width, g->view.height);
+	if (!n)
 		return 0;
-	for (unsigned i = 0; i < s->ndamage; i++)
-		post_update(g, &s->damage[i]);
+	for (unsigned i = 0; i < n; i++)
+		post_update(g, &r[i]);
 	rc = batch_run(g);
 	if (rc)
 		return rc;
-	gfx_damage_clear(s);
 	dt = plat_now_us() - t0;
 	g->stats.flushes++;
 	g->stats.last_flush_us = dt;

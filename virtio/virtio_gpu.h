@@ -4,11 +4,13 @@
  *
  * Scanouts: every enabled scanout shows one shared resource. The resource is
  * as large as the largest chosen mode; scanout i shows the rectangle
- * (0, 0, w_i, h_i) of it at its own mode. The drawing surface is the part
- * every scanout shows (the smallest width and height), so whatever the app
- * draws is visible on all of them; the rest of the resource stays black.
- * One TRANSFER_TO_HOST_2D + RESOURCE_FLUSH per damaged rectangle then
- * updates every scanout, however many there are.
+ * (0, 0, w_i, h_i) of it at its own mode. The framebuffer offered to the
+ * caller is the part every scanout shows (the smallest width and height), so
+ * whatever is drawn is visible on all of them; the rest of the resource stays
+ * black. One TRANSFER_TO_HOST_2D + RESOURCE_FLUSH per rectangle the caller
+ * flushes then updates every scanout, however many there are. The driver
+ * knows pixels and rectangles only: drawing and damage tracking are the
+ * caller's.
  *
  * Mode per scanout: the EDID preferred timing (first detailed timing
  * descriptor) when EDID was negotiated and the block is valid, else the
@@ -26,7 +28,6 @@
 #define VQ_VIRTIO_GPU_H
 
 #include "virtio/virtio.h"
-#include "gfx/gfx.h"
 
 /* Feature bits (§5.7.3) */
 #define VIRTIO_GPU_F_VIRGL 0
@@ -216,11 +217,27 @@ bool vgpu_mode_ok(uint32_t width, uint32_t height);
 /** Name of a command or response type ("RESOURCE_CREATE_2D", "ERR_UNSPEC"). */
 const char *vgpu_type_name(uint32_t type);
 
+/**
+ * The framebuffer: pixels 0x00RRGGBB (B8G8R8X8_UNORM in memory), @stride
+ * pixels per row, of which the first @width of @height rows are visible.
+ */
+struct vgpu_fb {
+	uint32_t *px;
+	uint32_t width;
+	uint32_t height;
+	uint32_t stride;
+};
+
+/** A rectangle of the framebuffer, in pixels. */
+struct vgpu_rect {
+	uint32_t x, y, w, h;
+};
+
 struct vgpu_stats {
 	uint64_t commands;      /* sent */
 	uint64_t batches;       /* waits for a batch of commands */
-	uint64_t flushes;       /* vgpu_flush_damage calls that sent something */
-	uint64_t rects;         /* damaged rectangles transferred */
+	uint64_t flushes;       /* vgpu_flush calls that sent something */
+	uint64_t rects;         /* rectangles transferred */
 	uint64_t pixels;        /* pixels transferred */
 	uint64_t open_us;       /* vgpu_open: init, display info, EDID */
 	uint64_t start_us;      /* vgpu_start: create, attach, scanouts */
@@ -263,14 +280,15 @@ int vgpu_set_mode(struct vgpu *g, uint32_t i, uint32_t width, uint32_t height);
  */
 int vgpu_start(struct vgpu *g);
 
-/** The surface to draw into (valid after vgpu_start, else NULL). */
-struct gfx_surface *vgpu_surface(struct vgpu *g);
+/** The framebuffer to draw into; -VQ_EINVAL before vgpu_start. */
+int vgpu_framebuffer(const struct vgpu *g, struct vgpu_fb *ret);
 
 /**
- * Transfer and flush the surface's damaged rectangles (then clear the damage
- * list). Returns 0 with nothing to do.
+ * Transfer and flush @n rectangles of the framebuffer (all in one batch).
+ * -VQ_ERANGE, before anything is sent, for a rectangle outside it.
+ * Returns 0 with nothing to do.
  */
-int vgpu_flush_damage(struct vgpu *g);
+int vgpu_flush(struct vgpu *g, const struct vgpu_rect *r, unsigned n);
 
 /** Per-batch deadline in microseconds. */
 void vgpu_set_timeout(struct vgpu *g, uint64_t us);

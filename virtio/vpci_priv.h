@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Inside virtio over PCI (virtio 1.2 §4.1), shared by the three parts of it:
- * vpci_probe.c (ids, capabilities, picking a transport, device config
- * access), vpci_modern.c (§4.1.4) and vpci_legacy.c (§4.1.4.8). Nothing
+ * vpci_probe.c (ids, capabilities, picking a transport), vpci_config.c
+ * (device config access), vpci_modern.c (§4.1.4) and vpci_legacy.c
+ * (§4.1.4.8). Nothing
  * outside virtio/vpci_*.c includes this.
  *
  * Register offsets come from offsetof() on the spec structs below, never from
@@ -156,7 +157,7 @@ static inline int bar_wr(struct vdev *d, uint8_t bar, uint64_t off, unsigned wid
 	       offsetof(struct virtio_pci_legacy_regs, field),                 \
 	       FIELD_SIZE(struct virtio_pci_legacy_regs, field), (val))
 
-/* Device-specific config, shared by both transports (vpci_probe.c). */
+/* Device-specific config, shared by both transports (vpci_config.c). */
 int vpci_cfg_range_ok(struct vdev *d, uint32_t off, uint32_t len);
 /* Naturally aligned accesses of at most 4 bytes (§4.1.3.1). */
 int vpci_cfg_read_span(struct vdev *d, uint32_t off, uint8_t *buf,

@@ -199,8 +199,8 @@ static void report_load(struct vqboot *vb, const struct bls_entry *e,
 	log_info("vqboot: command line: %s", l->cmdline);
 }
 
-/* Returns 0 or a VQ_E* code: what went wrong, for the message. */
-static int boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
+/* Returns only when the entry did not boot, with the reason. */
+static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
 {
 	const struct bls_entry *e = vb->scan.entries.v[index];
 	struct load_ops ops = { load_alloc, load_release, load_progress, vb };
@@ -216,7 +216,7 @@ static int boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
 	/* The menu may have edited the options: the entry's own are replaced. */
 	struct bls_entry *edited = plat_alloc(sizeof(*edited));
 	if (!edited)
-		return -VQ_ENOMEM;
+		return EFI_OUT_OF_RESOURCES;
 	*edited = *e;
 	vq_snprintf(edited->options, sizeof(edited->options), "%s", cmdline ? cmdline : "");
 	bool was_edited = strcmp(edited->options, e->options) != 0;
@@ -225,7 +225,7 @@ static int boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
 	r = load_entry(&vb->scan, edited, vb->opts.append, &ops, &l);
 	plat_free(edited);
 	if (r)
-		return r;
+		return efi_from_vq(r);
 	report_load(vb, e, &l);
 	tpm_boot_prepare(&vb->tpm, &vb->scan, e, &l, was_edited);
 	bli_set_exec(e->id);
@@ -236,7 +236,8 @@ static int boot_entry(struct vqboot *vb, size_t index, const char *cmdline)
 	EFI_STATUS st = image_start(&s);
 	tpm_boot_free(&vb->tpm);
 	load_free(&l, &ops);
-	return vq_from_efi(st);
+	/* A started image that returned success still did not boot. */
+	return EFI_ERROR(st) ? st : EFI_LOAD_ERROR;
 }
 
 static EFI_STATUS run(struct vqboot *vb)
@@ -268,16 +269,15 @@ static EFI_STATUS run(struct vqboot *vb)
 			log_info("vqboot: leaving the menu, back to the firmware");
 			return EFI_ABORTED;
 		}
-		int r = boot_entry(vb, ev.index, ev.cmdline);
+		st = boot_entry(vb, ev.index, ev.cmdline);
 		menu_free(&m);
 		plat_free(vb->items);
 		vb->items = NULL;
 		log_error("vqboot: entry %s did not boot: %s",
 			  vb->scan.entries.count > ev.index ?
 				  vb->scan.entries.v[ev.index]->id : "?",
-			  vq_strerror(r));
-		st = efi_from_vq(r ? r : -VQ_EIO);
-		if (r == -VQ_ESECURITY)
+			  efi_status_name(st));
+		if (st == EFI_SECURITY_VIOLATION || st == EFI_ACCESS_DENIED)
 			mark_refused(vb, vb->scan.entries.v[ev.index]->id);
 		vb->failed_once = true;
 		/* Non-interactive (timeout 0): hand the failure to the firmware. */

@@ -8,7 +8,8 @@
 
 static struct {
 	struct vgpu *gpu;
-	struct gfx_surface *s;
+	struct gfx_surface surface;
+	struct gfx_surface *s;      /* &surface while attached, else NULL */
 	struct gfx_grid grid;
 	unsigned scale;
 	unsigned error_row;
@@ -16,12 +17,12 @@ static struct {
 
 void screen_attach(struct vgpu *g)
 {
-	scr.gpu = g;
-	scr.s = g ? vgpu_surface(g) : NULL;
-	if (!scr.s) {
-		scr.gpu = NULL;
+	scr.gpu = NULL;
+	scr.s = NULL;
+	if (!g || EFI_ERROR(display_surface(g, &scr.surface)))
 		return;
-	}
+	scr.gpu = g;
+	scr.s = &scr.surface;
 	scr.scale = scr.s->width >= 1024 ? 2 : 1;
 	gfx_grid_init(&scr.grid, scr.s, 0, 0, 0, 0, scr.scale);
 }
@@ -58,7 +59,7 @@ bool screen_active(void)
 void screen_flush(void)
 {
 	if (scr.gpu)
-		vgpu_flush_damage(scr.gpu);
+		display_flush(scr.gpu, scr.s);
 }
 
 static uint32_t cell_w(void) { return gfx_font_width() * scr.scale; }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vqboot on the virtio-gpu screen: the menu, the load progress and errors,
- * drawn with boot/gfx.h into the driver's framebuffer and pushed as damaged
+ * drawn with gfx/gfx.h into the driver's framebuffer and pushed as damaged
  * rectangles. The serial console stays the primary text console and shows
  * the same.
  *
@@ -18,7 +18,7 @@
 #define VQ_SCREEN_H
 
 #include "efi/vqefi.h"
-#include "virtio/virtio_gpu.h"
+#include "efi/display.h"
 
 #define SCREEN_BG GFX_RGB(0x10, 0x18, 0x28)
 #define SCREEN_FG GFX_RGB(0xe0, 0xe0, 0xe0)

@@ -81,10 +81,11 @@ static uint64_t driver_filter(uint16_t type, uint64_t offered)
 	}
 }
 
-static uint16_t filter_type;
-static uint64_t filter_for_type(uint64_t offered)
+static uint64_t filter_for_type(void *ctx, uint64_t offered)
 {
-	return driver_filter(filter_type, offered);
+	const struct vdev *v = ctx;
+
+	return driver_filter(v->type, offered);
 }
 
 static void feature_names(struct diag_out *o, const char *key, uint16_t type,
@@ -231,8 +232,7 @@ static void list_one(struct diag_out *o, struct efi_pci_dev *d)
 		}
 		return;
 	}
-	filter_type = v->type;
-	r = vdev_init(v, filter_for_type);
+	r = vdev_init(v, filter_for_type, v);
 	feature_names(o, "offered", v->type, v->features_offered);
 	if (r) {
 		if (o->json)

@@ -25,7 +25,7 @@
 #include "boot/load.h"
 #include "lib/log.h"
 #include "boot/part.h"
-#include "virtio/virtio_blk.h"
+#include "efi/vdevs.h"
 #include "lib/plat.h"
 
 #define BENCH_BUF (16u << 20)
@@ -382,14 +382,8 @@ static int vqboot_test(struct bench *b, unsigned t, struct bench_result *ret)
 	struct vblk *vb;
 	int r;
 
-	if (EFI_ERROR(efi_pci_take(b->dev)))
+	if (EFI_ERROR(vdevs_take_blk(b->dev, b->bounce, 0, &vb)))
 		return -VQ_ENODEV;
-	r = vblk_open(&b->dev->vdev, &vb);
-	if (r) {
-		efi_pci_give_back(b->dev);
-		return r;
-	}
-	vblk_set_force_bounce(vb, b->bounce);
 	if (defs[t].request) {
 		r = block_test(vblk_bdev(vb), b, t, ret);
 	} else if (!(r = mount_fat(vblk_bdev(vb), b->fat_part, &pbd, &files.fs))) {
@@ -399,8 +393,7 @@ static int vqboot_test(struct bench *b, unsigned t, struct bench_result *ret)
 	}
 	vblk_get_stats(vb, &st);
 	add_stats(&b->stats, &st);
-	vblk_close(vb);
-	efi_pci_give_back(b->dev);
+	vdevs_release_blk(b->dev, vb);
 	return r;
 }
 

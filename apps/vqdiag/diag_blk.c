@@ -15,7 +15,7 @@
 #include "boot/fs.h"
 #include "lib/log.h"
 #include "boot/part.h"
-#include "virtio/virtio_blk.h"
+#include "efi/vdevs.h"
 #include "lib/plat.h"
 #include "lib/fmt.h"
 
@@ -303,22 +303,15 @@ static int vqboot_pass(struct diag_out *o, struct efi_pci_dev *d,
 {
 	struct vblk *b;
 	char serial[21];
-	int r;
+	EFI_STATUS st = vdevs_take_blk(d, bounce, 0, &b);
 
-	if (EFI_ERROR(efi_pci_take(d)))
-		return -VQ_ENODEV;
-	r = vblk_open(&d->vdev, &b);
-	if (r) {
-		efi_pci_give_back(d);
-		return r;
-	}
-	vblk_set_force_bounce(b, bounce);
+	if (EFI_ERROR(st))
+		return vq_from_efi(st);
 	bool have_serial = !vblk_get_id(b, serial);
 	put_info(o, b, have_serial ? serial : NULL);
 	put_parts(o, vblk_bdev(b));
 	read_pass(vblk_bdev(b), &k->range, k->buf, &k->vq);
-	vblk_close(b);
-	efi_pci_give_back(d);
+	vdevs_release_blk(d, b);
 	return 0;
 }
 

@@ -17,7 +17,8 @@
  */
 #include "apps/vqdiag/diag.h"
 #include "lib/log.h"
-#include "virtio/virtio_gpu.h"
+#include "efi/display.h"
+#include "efi/vdevs.h"
 #include "lib/plat.h"
 #include "lib/fmt.h"
 
@@ -52,7 +53,8 @@ struct gpu_fw {
 struct gpu_report {
 	struct efi_pci_dev *dev;
 	struct vgpu *g;
-	bool taken;
+	struct gfx_surface surface; /* over the driver's framebuffer, once started */
+	bool started;
 	const char *error;         /* what failed (often error_buf), or NULL */
 	char error_buf[96];
 	struct gpu_fw fw;
@@ -252,10 +254,10 @@ static void firmware_bench(struct gpu_report *r)
 
 /* ---- vqboot's driver -------------------------------------------------- */
 
-static void vgpu_bench(struct vgpu *g, bool full, uint32_t y, uint32_t w,
+static void vgpu_bench(struct gpu_report *r, bool full, uint32_t y, uint32_t w,
 		       uint32_t h, uint32_t runs, struct gpu_bench *b)
 {
-	struct gfx_surface *s = vgpu_surface(g);
+	struct gfx_surface *s = &r->surface;
 	uint64_t t0 = plat_now_us();
 
 	*b = (struct gpu_bench){ .ran = true, .y = y, .width = w, .height = h };
@@ -264,7 +266,7 @@ static void vgpu_bench(struct vgpu *g, bool full, uint32_t y, uint32_t w,
 			gfx_damage_all(s);
 		else
 			gfx_damage_add(s, 0, (int32_t)y, w, h);
-		b->err = vgpu_flush_damage(g);
+		b->err = vq_from_efi(display_flush(r->g, s));
 		if (!b->err)
 			b->runs++;
 	}
@@ -274,21 +276,21 @@ static void vgpu_bench(struct vgpu *g, bool full, uint32_t y, uint32_t w,
 /* The strip is as wide as the firmware's (when there was one), clipped. */
 static void driver_bench(struct gpu_report *r)
 {
-	struct gfx_surface *s = vgpu_surface(r->g);
+	struct gfx_surface *s = &r->surface;
 	uint32_t w = r->fw.has_gop ? VQ_MIN(r->fw.width, s->width) : s->width;
 	uint32_t h = VQ_MIN((uint32_t)GPU_RECT_HEIGHT, s->height);
 	uint32_t y = s->height / 4;
 
 	if (y + h > s->height)
 		y = 0;
-	vgpu_bench(r->g, true, 0, s->width, s->height, GPU_FULL_RUNS, &r->full);
-	vgpu_bench(r->g, false, y, w, h, GPU_RECT_RUNS, &r->rect);
+	vgpu_bench(r, true, 0, s->width, s->height, GPU_FULL_RUNS, &r->full);
+	vgpu_bench(r, false, y, w, h, GPU_RECT_RUNS, &r->rect);
 }
 
 /* Drive the disabled scanouts too, at what vgpu_choose_mode gives them. */
-static void enable_all_scanouts(struct gpu_report *r)
+static void enable_all_scanouts(void *ctx, struct vgpu *g)
 {
-	struct vgpu *g = r->g;
+	struct gpu_report *r = ctx;
 
 	for (uint32_t i = 0; i < vgpu_num_scanouts(g) && i < VIRTIO_GPU_MAX_SCANOUTS; i++) {
 		struct vgpu_scanout_info si;
@@ -314,27 +316,25 @@ static EFI_STATUS driver_fail(struct gpu_report *r, const char *what, int rc)
 
 static EFI_STATUS driver_start(struct gpu_report *r)
 {
-	EFI_STATUS st = efi_pci_take(r->dev);
+	EFI_STATUS st = vdevs_take_gpu(r->dev, r->all_scanouts ? enable_all_scanouts : NULL,
+				       r, false, &r->g);
 
 	if (EFI_ERROR(st)) {
-		r->error = "cannot take the device from the firmware";
+		r->g = NULL;
+		r->error = "cannot take the device from the firmware and open it";
 		return st;
 	}
-	r->taken = true;
-	int rc = vgpu_open(&r->dev->vdev, &r->g);
-	if (rc) {
-		r->g = NULL;
-		return driver_fail(r, "vgpu_open", rc);
-	}
-	if (r->all_scanouts)
-		enable_all_scanouts(r);
-	rc = vgpu_start(r->g);
+	int rc = vgpu_start(r->g);
 	if (rc)
 		return driver_fail(r, "vgpu_start", rc);
-	draw_pattern(vgpu_surface(r->g));
-	rc = vgpu_flush_damage(r->g);
-	if (rc)
-		return driver_fail(r, "first flush", rc);
+	st = display_surface(r->g, &r->surface);
+	if (EFI_ERROR(st))
+		return driver_fail(r, "framebuffer", vq_from_efi(st));
+	r->started = true;
+	draw_pattern(&r->surface);
+	st = display_flush(r->g, &r->surface);
+	if (EFI_ERROR(st))
+		return driver_fail(r, "first flush", vq_from_efi(st));
 	return EFI_SUCCESS;
 }
 
@@ -581,11 +581,9 @@ static void json_report(struct json *j, const struct gpu_report *r)
 	}
 	json_end_array(j);
 	if (r->g) {
-		struct gfx_surface *s = vgpu_surface(r->g);
-
 		json_begin_object(j, "surface");
-		json_uint(j, "width", s ? s->width : 0);
-		json_uint(j, "height", s ? s->height : 0);
+		json_uint(j, "width", r->started ? r->surface.width : 0);
+		json_uint(j, "height", r->started ? r->surface.height : 0);
 		json_end_object(j);
 	}
 	json_timings(j, r);
@@ -604,8 +602,8 @@ static struct efi_pci_dev *first_gpu(struct efi_pci_dev *devs, unsigned n)
 /* Redraw the pattern, say so, and keep it for --hold seconds. */
 static void hold_pattern(struct diag_out *o, struct gpu_report *r)
 {
-	draw_pattern(vgpu_surface(r->g));
-	if (vgpu_flush_damage(r->g)) {
+	draw_pattern(&r->surface);
+	if (EFI_ERROR(display_flush(r->g, &r->surface))) {
 		log_warn("vqdiag gpu: cannot redraw the pattern; not holding");
 		return;
 	}
@@ -624,11 +622,9 @@ static void hold_pattern(struct diag_out *o, struct gpu_report *r)
 static void release(struct gpu_report *r)
 {
 	if (r->g)
-		vgpu_close(r->g);
+		vdevs_release_gpu(r->dev, r->g);
 	r->g = NULL;
-	if (r->taken)
-		efi_pci_give_back(r->dev);
-	r->taken = false;
+	r->started = false;
 }
 
 static EFI_STATUS run_gpu(struct diag_out *o, struct gpu_report *r)

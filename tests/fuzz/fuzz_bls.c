@@ -5,11 +5,7 @@
  * sanitizer reports and leaks, it aborts when the version order is not
  * antisymmetric or an entry breaks its own bounds.
  *
- * Build (from the repository root):
- *   mkdir -p build/fuzz
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *     tests/fuzz/fuzz_bls.c boot/bls.c boot/opts.c boot/log.c boot/err.c \
- *     boot/util.c tests/unit/support/host_platform.c -o build/fuzz/fuzz_bls
+ * Build: `make fuzz-build` (build/fuzz/fuzz_bls); run: `make fuzz`.
  * Seeds: any BLS entries and loader.conf files, e.g.
  *   mkdir -p build/fuzz/bls_seeds
  *   printf 'title T\nversion 6.1.0-10\nlinux /k\ninitrd /i\noptions a b\n' \

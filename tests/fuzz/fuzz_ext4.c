@@ -6,12 +6,7 @@
  * fixed paths through symlinks. Any crash, sanitizer report, leak or hang is
  * a bug.
  *
- * Build (from the repository root):
- *   mkdir -p build/fuzz
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *     tests/fuzz/fuzz_ext4.c boot/ext4.c boot/blockdev.c boot/log.c \
- *     boot/err.c boot/util.c tests/unit/support/file_bdev.c \
- *     tests/unit/support/host_platform.c -o build/fuzz/fuzz_ext4
+ * Build: `make fuzz-build` (build/fuzz/fuzz_ext4); run: `make fuzz`.
  *
  * Seeds: small images, so that mutations reach past the superblock:
  *   mkdir -p build/fuzz/ext4_seeds build/fuzz/t/d && echo hi > build/fuzz/t/f

@@ -7,13 +7,7 @@
  * in full range and refuse a read past its end. Any crash, sanitizer
  * report, leak, hang or broken invariant is a bug.
  *
- * Build (from the repository root):
- *   mkdir -p build/fuzz
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *     tests/fuzz/fuzz_fat.c boot/fat.c boot/fs.c boot/blockdev.c \
- *     boot/log.c boot/err.c boot/util.c tests/unit/support/file_bdev.c \
- *     tests/unit/support/host_platform.c -DFUZZ_NO_EXT4 \
- *     -o build/fuzz/fuzz_fat
+ * Build: `make fuzz-build` (build/fuzz/fuzz_fat); run: `make fuzz`.
  *
  * Seeds: small volumes of each FAT type with long names, a subdirectory
  * and a file of a few clusters:

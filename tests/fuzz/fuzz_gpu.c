@@ -4,15 +4,7 @@
  * it) against a device whose every answer comes from the fuzz input, plus the
  * EDID parser on raw bytes.
  *
- * Build (from the repository root, after `make build/gen/font_data.h`):
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -I. -Ibuild/gen -Itests/unit tests/fuzz/fuzz_gpu.c \
- *     virtio/virtio_gpu.c virtio/virtio.c virtio/virtio_pci.c \
- *     virtio/virtqueue.c virtio/names.c boot/gfx.c boot/log.c boot/err.c \
- *     boot/util.c tests/unit/support/fake_pci.c \
- *     tests/unit/support/ring_sim.c tests/unit/support/host_platform.c \
- *     -o build/fuzz_gpu
- *   build/fuzz_gpu -max_total_time=60
+ * Build: `make fuzz-build` (build/fuzz/fuzz_gpu); run: `make fuzz`.
  *
  * Input: byte 0 picks the scanout count and features, byte 1 a drawing
  * pattern; then for every command the device receives: response type
@@ -27,6 +19,7 @@
 #include "gfx/gfx.h"
 #include "virtio/virtio_gpu.h"
 #include "tests/support/fake_pci.h"
+#include "tests/support/gpu_surface.h"
 #include "tests/support/host_platform.h"
 
 struct fuzz_in {
@@ -134,7 +127,7 @@ static const struct fake_backend fz_backend = { .notify = fz_notify };
 
 static void draw_and_flush(struct vgpu *g, uint8_t pattern)
 {
-	struct gfx_surface *s = vgpu_surface(g);
+	struct gfx_surface *s = test_gpu_surface(g);
 	struct gfx_grid grid;
 
 	if (!s)
@@ -143,9 +136,9 @@ static void draw_and_flush(struct vgpu *g, uint8_t pattern)
 	gfx_grid_line(&grid, pattern % 4, "vqboot \xe2\x82\xac", 0xffffff, 0x202020);
 	gfx_progress(s, (int32_t)pattern - 20, 40, 300, 12, pattern, 255,
 		     0x00ff00, 0, 0xffffff);
-	vgpu_flush_damage(g);
+	test_gpu_flush_damage(g);
 	gfx_fill(s, 0, 0, s->width, 1, 0x123456);
-	vgpu_flush_damage(g);
+	test_gpu_flush_damage(g);
 }
 
 static void fuzz_driver(const uint8_t *data, size_t size)

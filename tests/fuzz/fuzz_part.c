@@ -7,12 +7,7 @@
  * part_open must give a view whose first and last blocks read back. Any
  * crash, sanitizer report, leak, hang or broken invariant is a bug.
  *
- * Build (from the repository root):
- *   mkdir -p build/fuzz
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *     tests/fuzz/fuzz_part.c boot/part.c boot/blockdev.c boot/log.c \
- *     boot/err.c boot/util.c tests/unit/support/file_bdev.c \
- *     tests/unit/support/host_platform.c -o build/fuzz/fuzz_part
+ * Build: `make fuzz-build` (build/fuzz/fuzz_part); run: `make fuzz`.
  *
  * Seeds: small disks with each kind of table (GPT at both block sizes,
  * MBR with logical partitions):

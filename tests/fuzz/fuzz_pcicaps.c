@@ -6,13 +6,7 @@
  * teardown the driver must hold no DMA area, except the rings of a device
  * that never finished its reset (kept from it on purpose: vdev_teardown).
  *
- * Build (from the repository root):
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -I. -Itests/unit tests/fuzz/fuzz_pcicaps.c \
- *     virtio/virtio.c virtio/virtio_pci.c virtio/virtqueue.c virtio/names.c \
- *     boot/log.c boot/err.c boot/util.c \
- *     tests/unit/support/host_platform.c -o build/fuzz_pcicaps
- *   build/fuzz_pcicaps -max_total_time=60
+ * Build: `make fuzz-build` (build/fuzz/fuzz_pcicaps); run: `make fuzz`.
  *
  * Input: byte 0 picks the id family (modern / transitional / legacy-only
  * looking) and the type; bytes 1..6 describe BARs 0..5 (bit 7 present, bit 6
@@ -131,7 +125,7 @@ static void f_dma_free(void *ctx, struct vq_dma *dma)
 
 /* After teardown the driver must hold no DMA memory, except when the device
  * never finished its reset: then vdev_teardown leaves the rings to it on
- * purpose (transport.h), and the harness takes them back. */
+ * purpose (virtio/virtio.h), and the harness takes them back. */
 static void check_dma_returned(struct fuzz_dev *f, const struct vdev *d)
 {
 	if (f->ndma && !d->stuck)
@@ -164,7 +158,7 @@ static const struct vpci_bus_ops fuzz_ops = {
 	.dma_unmap = f_dma_unmap,
 };
 
-static uint64_t keep_all(uint64_t offered)
+static uint64_t keep_all(void *ctx, uint64_t offered)
 {
 	return offered;
 }
@@ -188,7 +182,7 @@ static void exercise(struct vdev *d)
 	uint8_t buf[64];
 	uint16_t n = 0;
 
-	if (vdev_init(d, keep_all) == 0) {
+	if (vdev_init(d, keep_all, NULL) == 0) {
 		d->ops->config_read(d, 0, buf, sizeof(buf));
 		d->ops->config_read(d, 3, buf, 9);
 		d->ops->num_queues(d, &n);

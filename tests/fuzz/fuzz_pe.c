@@ -4,11 +4,7 @@
  * crashes and sanitizer reports, it aborts when pe_check accepts an image
  * and reports values that contradict its own checks.
  *
- * Build (from the repository root):
- *   mkdir -p build/fuzz
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *     tests/fuzz/fuzz_pe.c boot/pe.c boot/log.c boot/err.c boot/util.c \
- *     tests/unit/support/host_platform.c -o build/fuzz/fuzz_pe
+ * Build: `make fuzz-build` (build/fuzz/fuzz_pe); run: `make fuzz`.
  * Seeds: the first 64 KiB of a real kernel and of an EFI application, e.g.
  *   mkdir -p build/fuzz/pe_seeds
  *   head -c 65536 cache/kernel/root/boot/vmlinuz-* > build/fuzz/pe_seeds/linux

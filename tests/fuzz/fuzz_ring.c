@@ -3,14 +3,7 @@
  * libFuzzer target: the split virtqueue against a device that writes
  * anything anywhere in the ring memory.
  *
- * Build and run (from the top of the tree):
- *   mkdir -p build/fuzz
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
- *         -fno-sanitize-recover=all -I. -Ibuild/gen \
- *         tests/fuzz/fuzz_ring.c tests/unit/support/ring_sim.c \
- *         tests/unit/support/host_platform.c virtio/virtqueue.c \
- *         boot/log.c boot/err.c boot/util.c -o build/fuzz/fuzz_ring
- *   build/fuzz/fuzz_ring -max_total_time=60 build/fuzz/corpus_ring
+ * Build: `make fuzz-build` (build/fuzz/fuzz_ring); run: `make fuzz`.
  *
  * The input is a configuration byte followed by a little program: add
  * chains, kick, let the simulated device (support/ring_sim.c) pop and

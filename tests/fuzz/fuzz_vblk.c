@@ -12,15 +12,7 @@
  *     size, segment limits and mapping behaviour;
  *   - after close no DMA area or mapping is left.
  *
- * Build (from the repository root):
- *   clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -I. -Itests/unit tests/fuzz/fuzz_vblk.c \
- *     virtio/virtio_blk.c virtio/virtio.c virtio/virtio_pci.c \
- *     virtio/virtqueue.c virtio/names.c boot/blockdev.c boot/log.c \
- *     boot/err.c boot/util.c tests/unit/support/fake_pci.c \
- *     tests/unit/support/ring_sim.c tests/unit/support/host_platform.c \
- *     -o build/fuzz_vblk
- *   build/fuzz_vblk -max_total_time=60
+ * Build: `make fuzz-build` (build/fuzz/fuzz_vblk); run: `make fuzz`.
  *
  * Input: 7 setup bytes (transport and features, seg_max, size_max le16,
  * block size, capacity, DMA map mode), then 5 bytes per operation (kind and

@@ -24,7 +24,7 @@ def mix(h, w):
 
 
 def hash64(path, start=0, length=None):
-    """efi/diag_blk.c's hash: words mixed in order, then the byte count."""
+    """apps/vqdiag/diag_blk.c's hash: words mixed in order, then the byte count."""
     h, done = SEED, 0
     with open(path, "rb") as f:
         f.seek(start)

@@ -26,7 +26,7 @@ BARS = [(0xff, 0xff, 0xff), (0xff, 0xff, 0x00), (0x00, 0xff, 0xff),
 WHITE = (0xff, 0xff, 0xff)
 BLACK = (0, 0, 0)
 
-# efi/screen.h
+# apps/vqboot/screen.h
 SCREEN_BG = (0x10, 0x18, 0x28)
 SCREEN_FG = (0xe0, 0xe0, 0xe0)
 SCREEN_TITLE_BG = (0x20, 0x50, 0x90)
@@ -71,7 +71,7 @@ def hex_px(p):
 # ---- vqdiag gpu ------------------------------------------------------------
 
 def bar_x(w, i):
-    """Left edge of bar i, as efi/diag_gpu.c cuts the inside into eight."""
+    """Left edge of bar i, as apps/vqdiag/diag_gpu.c cuts the inside into eight."""
     return 1 + (w - 2) * i // 8
 
 
@@ -239,7 +239,7 @@ THREE = {"a": ("Entry a", "/vmlinuz"), "b": ("Entry b", "/vmlinuz"),
 
 
 def layout(w):
-    """Cell size per efi/screen.h: scale 2 from 1024 pixels wide."""
+    """Cell size per apps/vqboot/screen.h: scale 2 from 1024 pixels wide."""
     scale = 2 if w >= 1024 else 1
     return scale, FONT_W * scale, FONT_H * scale
 
@@ -347,7 +347,7 @@ THROTTLE = 4 << 20         # bytes/s: the load takes about 3 s
 
 
 def progress_seen(img, w, h):
-    """The load screen of efi/screen.h: text on row 3, a partly filled bar
+    """The load screen of apps/vqboot/screen.h: text on row 3, a partly filled bar
     on row 5 (x from one cell to w - one cell, 1-pixel SCREEN_FG frame)."""
     scale, cw, ch = layout(w)
     y = 5 * ch + ch // 2

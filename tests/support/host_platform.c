@@ -14,23 +14,23 @@ void host_clock_advance(uint64_t us) { clock_us += us; }
 void host_clock_set_auto_advance(uint64_t us_per_call) { clock_auto = us_per_call; }
 uint64_t host_clock_now(void) { return clock_us; }
 
-uint64_t plat_now_us(void)
+static uint64_t host_now_us(void)
 {
 	clock_us += clock_auto;
 	return clock_us;
 }
 
-void plat_delay_us(uint32_t us)
+static void host_delay_us(uint32_t us)
 {
 	clock_us += us;
 }
 
-void *plat_alloc(size_t size)
+static void *host_alloc(size_t size)
 {
 	return calloc(1, size ? size : 1);
 }
 
-void plat_free(void *p)
+static void host_free(void *p)
 {
 	free(p);
 }
@@ -42,7 +42,7 @@ static int log_echo = -1;
 
 void host_log_echo(int on) { log_echo = on; }
 
-void plat_log_write(int level, const char *line)
+static void host_log_write(int level, const char *line)
 {
 	if (log_echo < 0)
 		log_echo = getenv("VQ_TEST_VERBOSE") != NULL;
@@ -70,4 +70,19 @@ int host_log_contains(const char *needle)
 void host_log_clear(void)
 {
 	log_next = 0;
+}
+
+static const struct plat_ops host_plat_ops = {
+	.now_us = host_now_us,
+	.delay_us = host_delay_us,
+	.alloc = host_alloc,
+	.free = host_free,
+	.log_write = host_log_write,
+};
+
+/* Installed before main() (and before libFuzzer's first input), so every
+ * test and harness has the services without asking for them. */
+__attribute__((constructor)) static void host_plat_install(void)
+{
+	plat_set_ops(&host_plat_ops);
 }

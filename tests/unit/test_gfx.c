@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * boot/gfx.c: pixel format, font rendering, clipping, damage merging,
+ * gfx/gfx.c: pixel format, font rendering, clipping, damage merging,
  * progress bar and text grid.
  */
 #include <stdarg.h>

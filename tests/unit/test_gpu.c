@@ -16,6 +16,7 @@
 #include "gfx/gfx.h"
 #include "virtio/virtio_gpu.h"
 #include "tests/support/fake_pci.h"
+#include "tests/support/gpu_surface.h"
 #include "tests/support/host_platform.h"
 
 #define GPU_OFFERED (VIRTIO_BIT(VIRTIO_F_VERSION_1) | \
@@ -472,7 +473,7 @@ static void test_open_edid_mode(void **state)
 	assert_string_equal(si.edid.name, "QEMU Monitor");
 	assert_int_equal(si.info_rect.width, 1280);
 	assert_int_equal(vgpu_scanout_info(f->g, 1, &si), -VQ_EINVAL);
-	assert_null(vgpu_surface(f->g));
+	assert_null(test_gpu_surface(f->g));
 	fx_free(f);
 }
 
@@ -510,7 +511,7 @@ static void test_command_bytes(void **state)
 	c = find_cmd(f, 0x106, 0);
 	assert_non_null(c);
 	assert_true(get_le64(c->bytes + 32) !=
-		    (uintptr_t)vgpu_surface(f->g)->px);
+		    (uintptr_t)test_gpu_surface(f->g)->px);
 	x = (struct bytes){ 0 };
 	b_hdr(&x, 0x106, 0, 0);
 	b_le32(&x, 1);
@@ -557,8 +558,8 @@ static void test_command_bytes(void **state)
 	assert_cmd_bytes(find_cmd(f, 0x104, 0), &x);
 
 	/* A damaged rect at (8, 32): offset = (32 * 640 + 8) * 4. */
-	gfx_fill(vgpu_surface(f->g), 8, 32, 16, 4, 0xffffff);
-	assert_int_equal(vgpu_flush_damage(f->g), 0);
+	gfx_fill(test_gpu_surface(f->g), 8, 32, 16, 4, 0xffffff);
+	assert_int_equal(test_gpu_flush_damage(f->g), 0);
 	c = find_cmd(f, 0x105, 1);
 	assert_non_null(c);
 	assert_int_equal(get_le32(c->bytes + 24), 8);
@@ -581,7 +582,7 @@ static void test_flush_only_damage(void **state)
 	fx_screen(f, 0, true, 320, 200, 0, 0);
 	open_ok(f);
 	assert_int_equal(vgpu_start(f->g), 0);
-	s = vgpu_surface(f->g);
+	s = test_gpu_surface(f->g);
 	assert_non_null(s);
 	assert_int_equal(s->width, 320);
 	assert_int_equal(s->height, 200);
@@ -591,7 +592,7 @@ static void test_flush_only_damage(void **state)
 	gfx_grid_init(&grid, s, 0, 0, 0, 0, 1);
 	gfx_grid_line(&grid, 2, "changed", 0xffffff, 0x000080);
 	before = f->fg->ncmds;
-	assert_int_equal(vgpu_flush_damage(f->g), 0);
+	assert_int_equal(test_gpu_flush_damage(f->g), 0);
 	/* One line: one transfer and one flush, of that line only. */
 	assert_int_equal(f->fg->ncmds - before, 2);
 	assert_int_equal(f->fg->transfers, 2);
@@ -606,7 +607,7 @@ static void test_flush_only_damage(void **state)
 
 	/* Nothing damaged: nothing sent. */
 	before = f->fg->ncmds;
-	assert_int_equal(vgpu_flush_damage(f->g), 0);
+	assert_int_equal(test_gpu_flush_damage(f->g), 0);
 	assert_int_equal(f->fg->ncmds, before);
 
 	vgpu_get_stats(f->g, &st);
@@ -626,12 +627,12 @@ static void test_many_rects_in_flight(void **state)
 	fx_screen(f, 0, true, 640, 480, 0, 0);
 	open_ok(f);
 	assert_int_equal(vgpu_start(f->g), 0);
-	s = vgpu_surface(f->g);
+	s = test_gpu_surface(f->g);
 	for (int i = 0; i < GFX_MAX_DAMAGE; i++)
 		gfx_fill(s, i * 40, i * 29, 3, 3, 0xff0000);
 	assert_int_equal(s->ndamage, GFX_MAX_DAMAGE);
 	kicks = f->fp->q[0].notifies;
-	assert_int_equal(vgpu_flush_damage(f->g), 0);
+	assert_int_equal(test_gpu_flush_damage(f->g), 0);
 	assert_int_equal(f->fg->transfers, 1 + GFX_MAX_DAMAGE);
 	/* 32 commands fit the slots: one kick for all of them. */
 	assert_int_equal(f->fp->q[0].notifies - kicks, 1);
@@ -654,10 +655,10 @@ static void test_tiny_queue(void **state)
 	assert_int_equal(vgpu_start(f->g), -VQ_EINVAL);
 	assert_int_equal(f->fg->out[0].resource, 1);
 	assert_int_equal(f->fg->out[1].resource, 1);
-	s = vgpu_surface(f->g);
+	s = test_gpu_surface(f->g);
 	for (int i = 0; i < 5; i++)
 		gfx_fill(s, i * 100, i * 90, 2, 2, 0xffffff);
-	assert_int_equal(vgpu_flush_damage(f->g), 0);
+	assert_int_equal(test_gpu_flush_damage(f->g), 0);
 	assert_int_equal(f->fg->transfers, 1 + 5);
 	assert_int_equal(f->fg->shadow[4 * 90 * 640 + 400], 0xffffff);
 	before = f->fg->ncmds;
@@ -710,7 +711,7 @@ static void test_error_codes(void **state)
 			 names[code - 0x1200], code);
 		if (!host_log_contains(want))
 			fail_msg("log lacks \"%s\"; last: %s", want, host_log_last());
-		assert_null(vgpu_surface(f->g));
+		assert_null(test_gpu_surface(f->g));
 		fx_free(f);
 	}
 }
@@ -823,13 +824,13 @@ static void test_two_scanouts_share_resource(void **state)
 	assert_int_equal(f->fg->out[2].resource, 1);
 	assert_int_equal(f->fg->out[2].sw, 800);
 	assert_int_equal(f->fg->out[2].sh, 600);
-	s = vgpu_surface(f->g);
+	s = test_gpu_surface(f->g);
 	/* The part every scanout shows; rows are the resource's width. */
 	assert_int_equal(s->width, 800);
 	assert_int_equal(s->height, 600);
 	assert_int_equal(s->stride, 1024);
 	gfx_fill(s, 790, 590, 100, 100, 0x123456);
-	assert_int_equal(vgpu_flush_damage(f->g), 0);
+	assert_int_equal(test_gpu_flush_damage(f->g), 0);
 	assert_int_equal(f->fg->shadow[599 * 1024 + 799], 0x123456);
 	assert_int_equal(f->fg->shadow[600 * 1024 + 799], 0);
 	fx_free(f);
@@ -903,13 +904,13 @@ static void test_timeout_resets(void **state)
 	f->fg->never_complete = true;
 	host_clock_set_auto_advance(10);
 	resets = f->fp->resets;
-	gfx_fill(vgpu_surface(f->g), 0, 0, 10, 10, 0xffffff);
-	assert_int_equal(vgpu_flush_damage(f->g), -VQ_ETIMEDOUT);
+	gfx_fill(test_gpu_surface(f->g), 0, 0, 10, 10, 0xffffff);
+	assert_int_equal(test_gpu_flush_damage(f->g), -VQ_ETIMEDOUT);
 	host_clock_set_auto_advance(0);
 	assert_true(f->fp->resets > resets);
 	assert_true(host_log_contains("TRANSFER_TO_HOST_2D: no response"));
 	/* Dead now: refuses work, close sends nothing and frees all. */
-	assert_int_equal(vgpu_flush_damage(f->g), -VQ_ENODEV);
+	assert_int_equal(test_gpu_flush_damage(f->g), -VQ_ENODEV);
 	before = f->fg->ncmds;
 	vgpu_close(f->g);
 	f->g = NULL;

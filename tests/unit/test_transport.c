@@ -54,12 +54,12 @@ static void assert_log(const char *want)
 	assert_string_equal(got, want);
 }
 
-static uint64_t keep_blk(uint64_t offered)
+static uint64_t keep_blk(void *ctx, uint64_t offered)
 {
 	return offered & BLK_BITS;
 }
 
-static uint64_t keep_all(uint64_t offered)
+static uint64_t keep_all(void *ctx, uint64_t offered)
 {
 	return offered;
 }
@@ -245,7 +245,7 @@ static void test_handshake_modern(void **state)
 
 	probe_ok(FAKE_PCI_MODERN, F_V1 | BLK_BITS | VIRTIO_BIT(VIRTIO_BLK_F_MQ) |
 		 VIRTIO_BIT(VIRTIO_F_RING_PACKED), &d);
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	assert_log("W0 R0 W1 W3 F100000046 Wb Rb");
 	assert_int_equal(d.features, F_V1 | BLK_BITS);
 	assert_int_equal(fp->driver_features, F_V1 | BLK_BITS);
@@ -268,7 +268,7 @@ static void test_handshake_legacy(void **state)
 
 	probe_ok(FAKE_PCI_LEGACY, 0x46 | VIRTIO_BIT(VIRTIO_F_ANY_LAYOUT), &d);
 	fp->q[0].max = 128;
-	assert_int_equal(vdev_init(&d, keep_all), 0);
+	assert_int_equal(vdev_init(&d, keep_all, NULL), 0);
 	/* §3.1.2: legacy has no FEATURES_OK. ANY_LAYOUT is not ours. */
 	assert_log("W0 R0 W1 W3 F46");
 	fake_pci_log_clear(fp);
@@ -295,10 +295,10 @@ static void test_handshake_transport_bits(void **state)
 
 	probe_ok(FAKE_PCI_MODERN, offered, &d);
 	/* A filter that keeps nothing still gets VERSION_1/ACCESS_PLATFORM. */
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	assert_int_equal(d.features, F_V1 | VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM) | 0x46);
 	/* A filter keeping everything loses IN_ORDER (not implemented). */
-	assert_int_equal(vdev_init(&d, keep_all), 0);
+	assert_int_equal(vdev_init(&d, keep_all, NULL), 0);
 	assert_int_equal(d.features, offered & ~VIRTIO_BIT(VIRTIO_F_IN_ORDER));
 	assert_int_equal(d.features_offered, offered);
 	assert_fake_clean();
@@ -310,7 +310,7 @@ static void test_features_ok_rejected(void **state)
 
 	probe_ok(FAKE_PCI_MODERN, F_V1 | BLK_BITS, &d);
 	fp->reject_features = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX);
-	assert_int_equal(vdev_init(&d, keep_blk), -VQ_ENOTSUP);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), -VQ_ENOTSUP);
 	/* FAILED added to what the device shows, nothing cleared. */
 	assert_log("W0 R0 W1 W3 F100000046 Wb R3 R3 W83");
 	assert_int_equal(fp->status, 0x83);
@@ -323,7 +323,7 @@ static void test_version1_missing(void **state)
 	struct vdev d;
 
 	probe_ok(FAKE_PCI_MODERN, BLK_BITS, &d);
-	assert_int_equal(vdev_init(&d, keep_blk), -VQ_ENOTSUP);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), -VQ_ENOTSUP);
 	assert_true(host_log_contains("does not offer VERSION_1"));
 	assert_int_equal(fp->status, 0x83);
 	assert_fake_clean();
@@ -334,10 +334,10 @@ static void test_reset_slow_and_never(void **state)
 	struct vdev d;
 
 	probe_ok(FAKE_PCI_MODERN, F_V1, &d);
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	fp->reset_delay_reads = 2;
 	fake_pci_log_clear(fp);
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	assert_int_equal(fp->resets, 2);
 	/* Polled until the status reads 0. */
 	assert_log("W0 Rb Rb R0 W1 W3 F100000000 Wb Rb");
@@ -349,9 +349,9 @@ static void test_reset_slow_and_never(void **state)
 	assert_true(host_log_contains("reset not done"));
 	/* No write but the reset itself reaches a device stuck in reset
 	 * (the fake counts anything else as a violation). */
-	assert_int_equal(vdev_init(&d, keep_blk), -VQ_ETIMEDOUT);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), -VQ_ETIMEDOUT);
 	fp->reset_never = false;
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	assert_false(d.broken);
 	assert_fake_clean();
 }
@@ -361,7 +361,7 @@ static void test_needs_reset_at_features_ok(void **state)
 	struct vdev d;
 
 	probe_ok(FAKE_PCI_MODERN, F_V1, &d);
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	fake_pci_set_needs_reset(fp);
 	assert_int_equal(vdev_driver_ok(&d), -VQ_ENEEDRESET);
 	assert_int_equal(fp->status & VIRTIO_STATUS_FAILED, VIRTIO_STATUS_FAILED);
@@ -464,7 +464,7 @@ static void check_notify_addr(uint32_t mult)
 	fp->q[1].notify_off = 5;
 	assert_int_equal(vpci_probe(&fp->bus, &d), 0);
 	assert_int_equal(d.notify_mult, mult);
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	assert_int_equal(vdev_setup_queue(&d, 0, 64, 0, &vq0), 0);
 	assert_int_equal(vdev_setup_queue(&d, 1, 100, 0, &vq1), 0);
 	assert_int_equal(vq_size(vq1), 64);
@@ -496,7 +496,7 @@ static void test_notify_off_outside_region(void **state)
 
 	probe_ok(FAKE_PCI_MODERN, F_V1, &d);
 	fp->q[0].notify_off = FAKE_NOTIFY_LEN / 4; /* x4 = the region's end */
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	assert_int_equal(vdev_setup_queue(&d, 0, 0, 0, &vq), -VQ_EBROKEN);
 	assert_true(host_log_contains("outside the 4096-byte notify region"));
 	assert_int_equal(fp->status & VIRTIO_STATUS_FAILED, VIRTIO_STATUS_FAILED);
@@ -510,10 +510,10 @@ static void test_queue_missing(void **state)
 	struct vdev d;
 
 	probe_ok(FAKE_PCI_MODERN, F_V1, &d);
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	assert_int_equal(vdev_setup_queue(&d, 1, 0, 0, &vq), -VQ_ENOENT);
 	assert_int_equal(vdev_setup_queue(&d, VDEV_MAX_QUEUES, 0, 0, &vq), -VQ_EINVAL);
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	assert_int_equal(vdev_setup_queue(&d, 0, 0, 0, &vq), 0);
 	assert_int_equal(vdev_setup_queue(&d, 0, 0, 0, &vq), -VQ_EINVAL);
 	vdev_teardown(&d);
@@ -529,7 +529,7 @@ static void test_host_pointer_caught(void **state)
 	void *p = NULL;
 
 	probe_ok(FAKE_PCI_MODERN, F_V1, &d);
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	/* A ring whose "device address" is really a host pointer. */
 	assert_int_equal(posix_memalign(&p, 4096, vq_dma_size(&cfg)), 0);
 	mem = (struct vq_dma){ .host = p, .dev = (uintptr_t)p,
@@ -580,7 +580,7 @@ static struct virtqueue *ready_device(struct vdev *d)
 	memset(&echo, 0, sizeof(echo));
 	probe_ok(FAKE_PCI_MODERN, F_V1, d);
 	fp->backend = &echo_backend;
-	assert_int_equal(vdev_init(d, keep_blk), 0);
+	assert_int_equal(vdev_init(d, keep_blk, NULL), 0);
 	assert_int_equal(vdev_setup_queue(d, 0, 8, 0, &vq), 0);
 	assert_int_equal(vdev_driver_ok(d), 0);
 	return vq;
@@ -704,7 +704,7 @@ static void test_legacy_queue_checks(void **state)
 	struct vdev d;
 
 	probe_ok(FAKE_PCI_LEGACY, 0, &d);
-	assert_int_equal(vdev_init(&d, keep_all), 0);
+	assert_int_equal(vdev_init(&d, keep_all, NULL), 0);
 	assert_int_equal(fp->bus.ops->dma_alloc(fp, vq_dma_size(&cfg), &mem), 0);
 	assert_int_equal(vq_create(&cfg, &mem, NULL, NULL, &vq), 0);
 	/* The device's size is 256: a 64-entry ring would be misread. */
@@ -743,7 +743,7 @@ static void stuck_teardown(bool bus_master_fails)
 	struct vdev d;
 
 	probe_ok(FAKE_PCI_MODERN, F_V1, &d);
-	assert_int_equal(vdev_init(&d, keep_blk), 0);
+	assert_int_equal(vdev_init(&d, keep_blk, NULL), 0);
 	assert_int_equal(vdev_setup_queue(&d, 0, 0, 0, &vq), 0);
 	assert_int_equal(vdev_driver_ok(&d), 0);
 	fp->reset_never = true;
