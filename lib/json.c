@@ -8,22 +8,65 @@ void json_init(struct json *j, void (*put)(void *ctx, const char *s), void *ctx)
 	*j = (struct json){ .put = put, .ctx = ctx };
 }
 
+/*
+ * Length of the well-formed UTF-8 sequence at @p (RFC 3629 §4: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one.
+ */
+static unsigned utf8_len(const unsigned char *p)
+{
+	unsigned n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	for (i = 1; i < n; i++) {
+		if (p[i] < lo || p[i] > hi)
+			return 0;
+		lo = 0x80, hi = 0xbf;
+	}
+	return n;
+}
+
+/* Quotes, backslashes and control characters escaped; UTF-8 kept as it is,
+ * and a byte that is not part of a well-formed sequence becomes U+FFFD. */
 static void put_escaped(struct json *j, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	char buf[8];
 
 	j->put(j->ctx, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*p) {
+		unsigned n = 1;
 
-		if (c == '"' || c == '\\') {
-			buf[0] = '\\', buf[1] = (char)c, buf[2] = 0;
-		} else if (c < 0x20 || c >= 0x7f) {
-			vq_snprintf(buf, sizeof(buf), "\\u%04x", c);
+		if (*p == '"' || *p == '\\') {
+			buf[0] = '\\', buf[1] = (char)*p, buf[2] = 0;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			vq_snprintf(buf, sizeof(buf), "\\u%04x", *p);
+		} else if (*p < 0x80) {
+			buf[0] = (char)*p, buf[1] = 0;
+		} else if ((n = utf8_len(p)) != 0) {
+			memcpy(buf, p, n);
+			buf[n] = 0;
 		} else {
-			buf[0] = (char)c, buf[1] = 0;
+			n = 1;
+			vq_snprintf(buf, sizeof(buf), "\\ufffd");
 		}
 		j->put(j->ctx, buf);
+		p += n;
 	}
 	j->put(j->ctx, "\"");
 }
