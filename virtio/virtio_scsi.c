@@ -123,6 +123,11 @@ uint64_t vscsi_features(uint64_t offered)
 	return offered & VSCSI_FEATURES;
 }
 
+static uint64_t vscsi_filter(void *ctx, uint64_t offered)
+{
+	return vscsi_features(offered);
+}
+
 static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static uint32_t be32(const uint8_t *p)
@@ -1362,7 +1367,7 @@ int vscsi_scan(struct vscsi *c)
 static int vscsi_start(struct vscsi *c)
 {
 	struct vscsi_info in = { 0 };
-	int ret = vdev_init(c->d, vscsi_features);
+	int ret = vdev_init(c->d, vscsi_filter, NULL);
 
 	/* vdev_init leaves a refused device FAILED (or stuck in reset). */
 	if (ret)
