@@ -933,8 +933,8 @@ static void stuck_close(bool bus_master_fails, unsigned want_live)
 	f->fp->reset_never = true;
 	f->fp->bus_master_fail = bus_master_fails;
 	host_clock_set_auto_advance(1000);
-	gfx_fill(vgpu_surface(f->g), 0, 0, 10, 10, 0xffffff);
-	assert_int_equal(vgpu_flush_damage(f->g), -VQ_ETIMEDOUT);
+	gfx_fill(test_gpu_surface(f->g), 0, 0, 10, 10, 0xffffff);
+	assert_int_equal(test_gpu_flush_damage(f->g), -VQ_ETIMEDOUT);
 	vgpu_close(f->g);
 	f->g = NULL;
 	host_clock_set_auto_advance(0);
