@@ -319,6 +319,8 @@ EFI_STATUS efi_pci_take(struct efi_pci_dev *d)
 		return st;
 	}
 	d->attrs_changed = true;
+	log_info("pci %s: taken from the firmware (%s)", d->vdev.bus.name,
+		 d->had_driver ? "its driver stopped" : "no firmware driver was bound");
 	return EFI_SUCCESS;
 }
 

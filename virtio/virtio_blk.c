@@ -328,8 +328,8 @@ static int vblk_setup(struct vblk *b)
 		return ret;
 	b->info.queue_size = vq_size(b->vq);
 	init_bdev(b);
-	log_info("%s: %llu sectors, block %u, %s%s, %u-byte requests",
-		 b->d->name, (unsigned long long)b->info.capacity,
+	log_info("%s: %s transport, %llu sectors, block %u, %s%s, %u-byte requests",
+		 b->d->name, b->d->ops->name, (unsigned long long)b->info.capacity,
 		 b->info.blk_size, b->info.read_only ? "read-only" : "writable",
 		 b->info.flush ? " with flush" : "", b->info.max_request);
 	return 0;
