@@ -81,7 +81,9 @@ static void read_file(struct fs *fs, const char *path)
 static void walk(struct fs *fs, const char *dir, int depth)
 {
 	struct names *l = calloc(1, sizeof(*l));
-	char path[600];
+	/* The walk goes 3 levels deep (depth 2, then 1, then 0) under "", each
+	 * adding '/' and a name of up to 255 bytes, plus the NUL. */
+	char path[3 * (1 + 255) + 1];
 
 	fs->ops->list(fs, dir, collect, l);
 	for (unsigned i = 0; i < l->n; i++) {

@@ -74,6 +74,8 @@ for name in "$@"; do
 		line "  FAIL    $name: $bin not built"
 		continue
 	fi
+	# Replays run without -max_len: it would cut a longer reproducer short.
+	replay="-timeout=10 -rss_limit_mb=2048 -artifact_prefix=$crashes/"
 	# shellcheck disable=SC2046 # options are words
 	set -- $(opts_for "$name") -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$crashes/"
@@ -87,12 +89,12 @@ for name in "$@"; do
 			nreg=$(find "tests/fuzz/regress/$name" -type f | wc -l)
 		fi
 		if [ "$nreg" -gt 0 ] &&
-		   ! "$bin" "$@" -runs=0 "tests/fuzz/regress/$name"/* >> "$log" 2>&1; then
+		   ! "$bin" $replay -runs=0 "tests/fuzz/regress/$name"/* >> "$log" 2>&1; then
 			ok=0 why="a regression input fails: $(summary_in "$log")"
 		fi
 		nseed=$(find "$seeds" -type f | wc -l)
 		if [ "$ok" = 1 ] && [ "$nseed" -gt 0 ] &&
-		   ! "$bin" "$@" -runs=0 "$seeds"/* >> "$log" 2>&1; then
+		   ! "$bin" $replay -runs=0 "$seeds"/* >> "$log" 2>&1; then
 			ok=0 why="a seed fails: $(summary_in "$log")"
 		fi
 		runs=0

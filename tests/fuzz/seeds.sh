@@ -36,14 +36,16 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The unit-test images: the same generators and stamps as tests/unit/run.sh.
+# Without them the seeds would be silently thin: that is a failure.
 if ! sh "$top/tests/unit/run.sh" > "$work/images.log" 2>&1; then
-	echo "warning: unit-test images not made; seeds without them:" >&2
+	echo "error: unit-test images not made, so the fuzz seeds cannot be:" >&2
 	tail -5 "$work/images.log" >&2
+	exit 1
 fi
 
 # slice DIR NAME FILE BYTES [SKIP]: BYTES of FILE (from byte SKIP) as a seed.
 slice() {
-	[ -e "$3" ] || return 0
+	[ -e "$3" ] || { echo "error: seed source $3 is missing" >&2; exit 1; }
 	mkdir -p "$out/$1"
 	dd if="$3" of="$out/$1/$2" bs=4096 skip=$((${5:-0} / 4096)) \
 		count=$(($4 / 4096)) status=none
