@@ -581,16 +581,58 @@ static void test_chain_errors(void **state)
 			   first + 3, first + 1);
 }
 
-/* FAT32 with mirroring off reads the active FAT (BPB_ExtFlags). */
+/*
+ * FAT32 with mirroring off reads the active FAT (BPB_ExtFlags). The two
+ * copies are made to differ, FAT 0 wiped, so a driver that ignored the bits
+ * (and read FAT 0) would fail on the file, and one that always took the
+ * last copy would pass the mirrored case it must fail.
+ */
+static bool frag_readable(struct mounted *m, uint8_t *buf)
+{
+	struct fs_file *f;
+	bool ok;
+
+	assert_int_equal(fs_mount(&m->bd, &m->fs), 0);
+	ok = m->fs->ops->open(m->fs, "/frag.bin", &f) == 0;
+	if (ok) {
+		ok = m->fs->ops->read(f, 0, buf, m->fs->ops->size(f)) == 0;
+		m->fs->ops->close(f);
+	}
+	fs_unmount(m->fs);
+	m->fs = NULL;
+	return ok;
+}
+
 static void test_fat32_active_fat(void **state)
 {
 	struct mounted m = { 0 };
+	uint8_t *got = malloc(1 << 20);
+	uint32_t rsvd, fat_sz;
 
 	load_mem("fat32", &m);
-	put_le16(m.mem + 40, 0x81);
+	rsvd = get_le16(m.mem + 14);
+	fat_sz = get_le32(m.mem + 36);
+	assert_int_equal(m.mem[16], 2); /* two FATs */
+	/* Wipe FAT 0 past its two reserved entries and the root's cluster. */
+	memset(m.mem + rsvd * 512 + 12, 0, fat_sz * 512 - 12);
+
+	put_le16(m.mem + 40, 0x81);     /* mirroring off, FAT 1 active */
 	assert_int_equal(fs_mount(&m.bd, &m.fs), 0);
 	check_file(m.fs, "frag.bin");
-	unmount(&m);
+	fs_unmount(m.fs);
+	m.fs = NULL;
+
+	put_le16(m.mem + 40, 0x80);     /* mirroring off, FAT 0 active */
+	assert_false(frag_readable(&m, got));
+	put_le16(m.mem + 40, 0x01);     /* mirrored: FAT 0, whatever bits 0-3 say */
+	assert_false(frag_readable(&m, got));
+	put_le16(m.mem + 40, 0x81);
+	assert_true(frag_readable(&m, got));
+
+	m.fs = NULL;
+	file_bdev_close(&m.bd);
+	free(m.mem);
+	free(got);
 }
 
 /* A FAT32 root directory whose chain loops. */
