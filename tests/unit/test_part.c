@@ -382,6 +382,31 @@ static void test_mem_gpt_good(void **state)
 	assert_string_equal(t.parts[1].name, "p1?");
 }
 
+/*
+ * The backup array differs from the primary (the second partition is
+ * shorter there): a good primary is believed, and after a damaged primary
+ * header the entries are the backup's own, not the primary's read again.
+ */
+static void test_mem_gpt_backup_entries_differ(void **state)
+{
+	uint64_t backup_array = MEM_BLOCKS - 1 - MEM_ARRAY_BLOCKS;
+	struct part_table t;
+
+	gpt_put_entry(backup_array, 1, 200, 900);
+	gpt_fix_crcs(MEM_BLOCKS - 1);
+	assert_int_equal(mem_read(&t), 0);
+	assert_false(t.used_backup);
+	part_is(&t.parts[1], 2, 200, 801, PART_KIND_ESP);
+
+	hdr_at(1)[60] ^= 0xff;      /* disk GUID byte: the header CRC fails */
+	host_log_clear();
+	assert_int_equal(mem_read(&t), 0);
+	assert_true(t.used_backup);
+	assert_int_equal(t.count, 2);
+	part_is(&t.parts[0], 1, 100, 100, PART_KIND_ESP);
+	part_is(&t.parts[1], 2, 200, 701, PART_KIND_ESP);
+}
+
 /* A protective MBR with an odd boot indicator still means GPT; without
  * the 55 AA signature there is no table at all. */
 static void test_mem_pmbr(void **state)
@@ -570,6 +595,8 @@ int main(void)
 		cmocka_unit_test(test_mbr),
 		cmocka_unit_test(test_no_table),
 		cmocka_unit_test(test_part_open_range),
+		cmocka_unit_test_setup_teardown(test_mem_gpt_backup_entries_differ,
+						setup_mem_gpt, teardown_mem_gpt),
 		cmocka_unit_test_setup_teardown(test_mem_gpt_good, setup_mem_gpt,
 						teardown_mem_gpt),
 		cmocka_unit_test_setup_teardown(test_mem_pmbr, setup_mem_gpt,
