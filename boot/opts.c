@@ -74,8 +74,8 @@ static int next_word(const char **pp, char *buf, size_t size)
 
 /* ---- options -------------------------------------------------------------- */
 
-enum opt_id { OPT_ENTRY, OPT_TIMEOUT, OPT_APPEND, OPT_VERBOSE, OPT_BOUNCE,
-	      OPT_NO_GPU, OPT_HELP };
+enum opt_id { OPT_ENTRY, OPT_TIMEOUT, OPT_APPEND, OPT_IO_TIMEOUT, OPT_VERBOSE,
+	      OPT_BOUNCE, OPT_NO_GPU, OPT_HELP };
 
 struct opt_def {
 	const char *name;
@@ -87,6 +87,7 @@ static const struct opt_def opt_defs[] = {
 	{ "--entry", OPT_ENTRY, true },
 	{ "--timeout", OPT_TIMEOUT, true },
 	{ "--append", OPT_APPEND, true },
+	{ "--io-timeout", OPT_IO_TIMEOUT, true },
 	{ "--verbose", OPT_VERBOSE, false },
 	{ "--bounce", OPT_BOUNCE, false },
 	{ "--no-gpu", OPT_NO_GPU, false },
@@ -102,16 +103,29 @@ static const struct opt_def *find_opt(const char *name, size_t n)
 	return NULL;
 }
 
-static int set_timeout(struct vq_opts *o, const char *v)
+/* A decimal number in @min..@max, for option @name. */
+static int parse_number(const char *name, const char *v, uint32_t min,
+			uint32_t max, uint32_t *ret)
 {
 	uint32_t t = 0;
 	size_t i;
 
-	for (i = 0; v[i] >= '0' && v[i] <= '9' && t <= OPTS_TIMEOUT_MAX; i++)
+	for (i = 0; v[i] >= '0' && v[i] <= '9' && t <= max; i++)
 		t = t * 10 + (uint32_t)(v[i] - '0');
-	if (i == 0 || v[i] || t > OPTS_TIMEOUT_MAX)
-		return log_err(-VQ_EINVAL, "opts: --timeout value '%.*s' is not a number 0..%u",
-			       QUOTE_MAX, v, OPTS_TIMEOUT_MAX);
+	if (i == 0 || v[i] || t > max || t < min)
+		return log_err(-VQ_EINVAL, "opts: %s value '%.*s' is not a number %u..%u",
+			       name, QUOTE_MAX, v, min, max);
+	*ret = t;
+	return 0;
+}
+
+static int set_timeout(struct vq_opts *o, const char *v)
+{
+	uint32_t t;
+	int r = parse_number("--timeout", v, 0, OPTS_TIMEOUT_MAX, &t);
+
+	if (r)
+		return r;
 	o->timeout_s = (int)t;
 	o->timeout_set = true;
 	return 0;
@@ -150,6 +164,9 @@ static int apply(struct vq_opts *o, enum opt_id id, const char *v)
 	case OPT_ENTRY: return set_entry(o, v);
 	case OPT_TIMEOUT: return set_timeout(o, v);
 	case OPT_APPEND: return add_append(o, v);
+	case OPT_IO_TIMEOUT:
+		return parse_number("--io-timeout", v, 1, OPTS_IO_TIMEOUT_MAX,
+				    &o->io_timeout_ms);
 	case OPT_VERBOSE: o->verbose = true; return 0;
 	case OPT_BOUNCE: o->bounce = true; return 0;
 	case OPT_NO_GPU: o->no_gpu = true; return 0;
@@ -219,10 +236,11 @@ int opts_parse(const char *cmdline, struct vq_opts *ret)
 const char *opts_help_text(void)
 {
 	return "usage: vqboot [--entry ID] [--timeout N] [--append TEXT]\n"
-	       "              [--verbose] [--bounce] [--no-gpu] [--help]\n"
+	       "              [--io-timeout MS] [--verbose] [--bounce] [--no-gpu] [--help]\n"
 	       "  --entry ID     boot the entry with this id (file name without .conf)\n"
 	       "  --timeout N    menu timeout in seconds (0 boots the default at once)\n"
 	       "  --append TEXT  add TEXT to the kernel command line; quote spaces\n"
+	       "  --io-timeout MS  give up on a disk request after MS milliseconds\n"
 	       "  --verbose      log debug messages\n"
 	       "  --bounce       copy all DMA through bounce buffers\n"
 	       "  --no-gpu       do not drive virtio-gpu; text console only\n"

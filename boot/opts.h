@@ -8,6 +8,7 @@
  *   --entry ID  --entry=ID     boot this entry id (no menu countdown)
  *   --timeout N --timeout=N    menu timeout in seconds, 0..3600
  *   --append TEXT              added to the kernel command line (repeatable)
+ *   --io-timeout MS            deadline of one disk request, 1..600000 ms
  *   --verbose --bounce --no-gpu --help
  *
  * Words may be quoted with "..." or '...'; inside "...", \" and \\ escape.
@@ -20,6 +21,7 @@
 #define OPTS_ENTRY_MAX 128
 #define OPTS_APPEND_MAX 1024
 #define OPTS_TIMEOUT_MAX 3600
+#define OPTS_IO_TIMEOUT_MAX 600000
 #define OPTS_CMDLINE_MAX 4096 /* longer load options are refused */
 
 struct vq_opts {
@@ -27,6 +29,7 @@ struct vq_opts {
 	int timeout_s;                /* valid when timeout_set */
 	bool timeout_set;
 	char append[OPTS_APPEND_MAX]; /* every --append, space-joined */
+	uint32_t io_timeout_ms;       /* 0: the disk driver's default */
 	bool verbose;
 	bool bounce;                  /* force bounce buffers for DMA */
 	bool no_gpu;

@@ -11,6 +11,14 @@
 /* Poll the status byte for DEVICE_NEEDS_RESET this often while waiting. */
 #define VDEV_STATUS_POLL_US 1000
 #define VDEV_RESET_POLL_US 10
+/* Two passes of a polling loop this far apart: the VM was not running (a
+ * loaded or paused host, a migration), and the device had no time to
+ * answer either. The deadline moves by the gap. */
+#define VDEV_GAP_US 100000
+/* Nothing completed for this long: notify the queue again, in case a
+ * notification was lost (a spurious one is harmless: §2.7.13 lets the
+ * driver notify at any time). */
+#define VDEV_RENOTIFY_US 100000
 
 /* §6: bits 24..41 belong to the transport and queue mechanisms. Of those we
  * implement INDIRECT_DESC, EVENT_IDX (if the driver's filter keeps them),
@@ -64,9 +72,51 @@ static int reset_done(struct vdev *d)
 	return 0;
 }
 
+/*
+ * A deadline measured in time the VM ran: a polling loop calls clock_pass
+ * once per pass, and a gap of more than VDEV_GAP_US between two passes moves
+ * the deadline by the gap.
+ */
+struct vdev_clock {
+	uint64_t deadline;
+	uint64_t prev;   /* the previous pass */
+	uint64_t paused; /* how far the deadline moved */
+};
+
+static void clock_start(struct vdev_clock *c, uint64_t deadline)
+{
+	*c = (struct vdev_clock){ .deadline = deadline, .prev = plat_now_us() };
+}
+
+static uint64_t clock_pass(struct vdev *d, struct vdev_clock *c)
+{
+	uint64_t now = plat_now_us();
+	uint64_t gap = now > c->prev ? now - c->prev : 0;
+
+	c->prev = now;
+	if (gap <= VDEV_GAP_US)
+		return now;
+	c->deadline = c->deadline > UINT64_MAX - gap ? UINT64_MAX : c->deadline + gap;
+	c->paused += gap;
+	log_info("%s: %llu ms between two polls: the VM was not running; deadline moved",
+		 d->name, (unsigned long long)(gap / 1000));
+	return now;
+}
+
+static int read_status(struct vdev *d, uint8_t *st)
+{
+	int ret = d->ops->get_status(d, st);
+
+	if (ret) {
+		log_error("%s: cannot read status (%s)", d->name, vq_strerror(ret));
+		stop_dma(d);
+	}
+	return ret;
+}
+
 int vdev_reset(struct vdev *d)
 {
-	uint64_t deadline;
+	struct vdev_clock c;
 	uint8_t st;
 	int ret = d->ops->set_status(d, 0);
 
@@ -76,25 +126,27 @@ int vdev_reset(struct vdev *d)
 		return ret;
 	}
 	/* §4.1.4.3.2: the reset is done only once status reads back 0. */
-	deadline = plat_now_us() + VDEV_RESET_TIMEOUT_US;
+	clock_start(&c, plat_now_us() + VDEV_RESET_TIMEOUT_US);
 	for (;;) {
-		ret = d->ops->get_status(d, &st);
-		if (ret) {
-			log_error("%s: cannot read status (%s)", d->name,
-				  vq_strerror(ret));
-			stop_dma(d);
+		ret = read_status(d, &st);
+		if (ret)
 			return ret;
-		}
 		if (st == 0)
 			return reset_done(d);
-		if (plat_now_us() >= deadline) {
-			log_error("%s: reset not done after %u us (status 0x%x)",
-				  d->name, VDEV_RESET_TIMEOUT_US, st);
-			stop_dma(d);
-			return -VQ_ETIMEDOUT;
-		}
+		if (clock_pass(d, &c) >= c.deadline)
+			break;
 		plat_delay_us(VDEV_RESET_POLL_US);
 	}
+	/* One last look: it may have finished while we read the clock. */
+	ret = read_status(d, &st);
+	if (ret)
+		return ret;
+	if (st == 0)
+		return reset_done(d);
+	log_error("%s: reset not done after %u us (status 0x%x)", d->name,
+		  VDEV_RESET_TIMEOUT_US, st);
+	stop_dma(d);
+	return -VQ_ETIMEDOUT;
 }
 
 void vdev_fail(struct vdev *d)
@@ -341,28 +393,65 @@ static int check_alive(struct vdev *d)
 	return 0;
 }
 
+/* A real timeout: say where both sides of the ring stand, so that the next
+ * stall can be diagnosed from the log alone. */
+static int log_timeout(struct vdev *d, struct virtqueue *vq,
+		       const struct vdev_clock *c, uint64_t now,
+		       unsigned renotified)
+{
+	struct vq_ring_state rs;
+	struct vq_stats st;
+
+	vq_get_ring_state(vq, &rs);
+	vq_get_stats(vq, &st);
+	return log_err(-VQ_ETIMEDOUT,
+		       "%s: queue %u: %u requests not completed by the deadline (%llu us late, %llu us paused): "
+		       "avail idx %u (added %u), used idx %u, last seen used idx %u, avail_event %u, used_event %u, used flags 0x%x; "
+		       "%llu kicks, %llu suppressed, %u notifications repeated",
+		       d->name, vq_index(vq), rs.inflight,
+		       (unsigned long long)(now - c->deadline),
+		       (unsigned long long)c->paused, rs.avail_idx, rs.pending_idx,
+		       rs.used_idx, rs.last_used, rs.avail_event, rs.used_event,
+		       rs.used_flags, (unsigned long long)st.kicks,
+		       (unsigned long long)st.kicks_suppressed, renotified);
+}
+
+/* vq_collect, with a broken queue turned into its error. */
+static int collect(struct vdev *d, struct virtqueue *vq, vq_done_fn done,
+		   void *ctx)
+{
+	int n = vq_collect(vq, done, ctx);
+
+	if (n < 0)
+		return log_err(-VQ_EBROKEN, "%s: queue %u broken: %s", d->name,
+			       vq_index(vq), vq_broken_reason(vq));
+	return n;
+}
+
 int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
 	      vq_done_fn done, vq_done_fn dropped, void *ctx)
 {
-	uint64_t next_check = plat_now_us() + VDEV_STATUS_POLL_US;
+	struct vdev_clock c;
+	uint64_t next_check, quiet_since;
+	unsigned renotified = 0;
 	int ret;
 
 	if (d->broken)
 		return log_err(-VQ_EBROKEN, "%s: device needs re-initialising",
 			       d->name);
+	clock_start(&c, deadline_us);
+	next_check = c.prev + VDEV_STATUS_POLL_US;
+	quiet_since = c.prev;
 	for (;;) {
-		int n = vq_collect(vq, done, ctx);
-		uint64_t now;
+		/* The clock first, then the ring: the pass that finds the
+		 * deadline passed still collects once more before it gives
+		 * up, and a gap (a frozen VM) is seen even when the device
+		 * answered during it. */
+		uint64_t now = clock_pass(d, &c);
 
-		if (n > 0)
-			return n;
-		if (n < 0) {
-			ret = log_err(-VQ_EBROKEN, "%s: queue %u broken: %s",
-				      d->name, vq_index(vq),
-				      vq_broken_reason(vq));
+		ret = collect(d, vq, done, ctx);
+		if (ret)
 			break;
-		}
-		now = plat_now_us();
 		/* A register read is a trap to the hypervisor; the ring is
 		 * memory. Read status rarely. */
 		if (now >= next_check) {
@@ -371,14 +460,18 @@ int vdev_wait(struct vdev *d, struct virtqueue *vq, uint64_t deadline_us,
 				break;
 			next_check = now + VDEV_STATUS_POLL_US;
 		}
-		if (now >= deadline_us) {
-			ret = log_err(-VQ_ETIMEDOUT,
-				      "%s: queue %u: %u requests not completed by the deadline (%llu us late)",
-				      d->name, vq_index(vq), vq_inflight(vq),
-				      (unsigned long long)(now - deadline_us));
+		if (now - quiet_since >= VDEV_RENOTIFY_US) {
+			d->ops->notify(d, vq_index(vq));
+			renotified++;
+			quiet_since = now;
+		}
+		if (now >= c.deadline) {
+			ret = log_timeout(d, vq, &c, now, renotified);
 			break;
 		}
 	}
+	if (ret > 0)
+		return ret;
 	vdev_abort(d, dropped, ctx);
 	return ret;
 }

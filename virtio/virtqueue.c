@@ -248,6 +248,20 @@ void vq_get_stats(const struct virtqueue *vq, struct vq_stats *ret)
 	*ret = vq->stats;
 }
 
+void vq_get_ring_state(struct virtqueue *vq, struct vq_ring_state *ret)
+{
+	*ret = (struct vq_ring_state){
+		.avail_idx = vq->kicked_idx,
+		.pending_idx = vq->avail_idx,
+		.used_idx = vq_read16(&vq->used->idx),
+		.last_used = vq->last_used,
+		.used_event = vq_read16(vq_used_event(vq)),
+		.avail_event = vq_read16(vq_avail_event(vq)),
+		.used_flags = vq_read16(&vq->used->flags),
+		.inflight = vq->inflight,
+	};
+}
+
 /* ---- adding chains ------------------------------------------------------ */
 
 struct vq_chain {

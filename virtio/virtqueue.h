@@ -151,6 +151,23 @@ const char *vq_broken_reason(const struct virtqueue *vq);
  */
 void vq_reset(struct virtqueue *vq, vq_done_fn dropped, void *ctx);
 
+/**
+ * Where the two sides of the ring stand, for a stall report: what we
+ * published (avail->idx) and the device published (used->idx, read now), how
+ * far we have collected, and both suppression fields as they are in memory.
+ */
+struct vq_ring_state {
+	uint16_t avail_idx;   /* published to the device */
+	uint16_t pending_idx; /* added, published or not */
+	uint16_t used_idx;    /* the device's used->idx */
+	uint16_t last_used;   /* collected up to here */
+	uint16_t used_event;  /* ours (EVENT_IDX) */
+	uint16_t avail_event; /* the device's (EVENT_IDX) */
+	uint16_t used_flags;  /* the device's NO_NOTIFY */
+	unsigned inflight;
+};
+void vq_get_ring_state(struct virtqueue *vq, struct vq_ring_state *ret);
+
 /** Counters for diagnostics. */
 struct vq_stats {
 	uint64_t added;

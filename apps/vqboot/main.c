@@ -83,7 +83,8 @@ static void error_hook(int level, const char *line)
 static EFI_STATUS open_devices(struct vqboot *vb)
 {
 	struct vdevs_opts o = { .want_blk = true, .want_gpu = !vb->opts.no_gpu,
-				.force_bounce = vb->opts.bounce };
+				.force_bounce = vb->opts.bounce,
+				.timeout_us = vb->opts.io_timeout_ms * 1000ULL };
 	EFI_STATUS st = vdevs_open(&vb->devs, &o);
 
 	if (EFI_ERROR(st))

@@ -9,14 +9,24 @@
 
 static uint64_t clock_us;
 static uint64_t clock_auto;
+static void (*clock_hook)(void *ctx, uint64_t now);
+static void *clock_hook_ctx;
 
 void host_clock_advance(uint64_t us) { clock_us += us; }
 void host_clock_set_auto_advance(uint64_t us_per_call) { clock_auto = us_per_call; }
 uint64_t host_clock_now(void) { return clock_us; }
 
+void host_clock_on_read(void (*fn)(void *ctx, uint64_t now), void *ctx)
+{
+	clock_hook = fn;
+	clock_hook_ctx = ctx;
+}
+
 static uint64_t host_now_us(void)
 {
 	clock_us += clock_auto;
+	if (clock_hook)
+		clock_hook(clock_hook_ctx, clock_us); /* may move the clock */
 	return clock_us;
 }
 

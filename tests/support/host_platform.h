@@ -12,6 +12,10 @@
 void host_clock_advance(uint64_t us);
 void host_clock_set_auto_advance(uint64_t us_per_call);
 uint64_t host_clock_now(void);
+/* Called on every plat_now_us(), after the auto-advance, with the time it is
+ * about to return (NULL: none): a test's device may act "while the driver
+ * reads the clock", or the clock may jump as if the VM had been frozen. */
+void host_clock_on_read(void (*fn)(void *ctx, uint64_t now), void *ctx);
 
 /* The last log lines, for tests that assert on messages. */
 const char *host_log_last(void);

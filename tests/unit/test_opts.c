@@ -86,6 +86,11 @@ static void test_forms(void **state)
 
 	o = ok("x --timeout 3600");
 	assert_int_equal(o.timeout_s, 3600);
+	assert_int_equal(o.io_timeout_ms, 0);
+	o = ok("x --io-timeout 2500");
+	assert_int_equal(o.io_timeout_ms, 2500);
+	o = ok("x --io-timeout=600000");
+	assert_int_equal(o.io_timeout_ms, 600000);
 	o = ok("x --timeout 007");
 	assert_int_equal(o.timeout_s, 7);
 
@@ -111,6 +116,8 @@ static void test_errors(void **state)
 	bad("x --timeout 5s", -VQ_EINVAL, "--timeout value '5s'");
 	bad("x --timeout 99999999999999999999", -VQ_EINVAL, "--timeout value");
 	bad("x --timeout=", -VQ_EINVAL, "--timeout value ''");
+	bad("x --io-timeout 0", -VQ_EINVAL, "--io-timeout value '0' is not a number 1..600000");
+	bad("x --io-timeout 600001", -VQ_EINVAL, "--io-timeout value '600001'");
 	bad("x --verbose=yes", -VQ_EINVAL, "--verbose takes no value");
 	bad("x --append \"open", -VQ_EINVAL, "unclosed \"");
 	bad("x --append 'open", -VQ_EINVAL, "unclosed '");
@@ -158,6 +165,7 @@ static void test_help_text(void **state)
 	assert_non_null(strstr(h, "--entry"));
 	assert_non_null(strstr(h, "--timeout"));
 	assert_non_null(strstr(h, "--append"));
+	assert_non_null(strstr(h, "--io-timeout"));
 	assert_non_null(strstr(h, "--verbose"));
 	assert_non_null(strstr(h, "--bounce"));
 	assert_non_null(strstr(h, "--no-gpu"));

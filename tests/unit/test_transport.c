@@ -548,16 +548,38 @@ static void test_host_pointer_caught(void **state)
 struct echo {
 	unsigned done, dropped;
 	bool hold;
+	bool lose_first;        /* ignore the first notification */
+	unsigned notified;
 	struct ring_sim_chain chain;
+
+	/* clock hook (host_clock_on_read): at complete_at push the held
+	 * chain; at freeze_at jump the clock by freeze_us, once */
+	uint64_t complete_at, freeze_at, freeze_us;
+	bool pushed, frozen;
 };
 
 static struct echo echo;
 
 static void echo_notify(struct fake_pci *f, uint16_t q)
 {
+	if (echo.lose_first && !echo.notified++)
+		return;
 	while (ring_sim_pop(f->q[q].sim, &echo.chain) == 1)
 		if (!echo.hold)
 			ring_sim_push(f->q[q].sim, echo.chain.head, 0);
+}
+
+static void echo_clock(void *ctx, uint64_t now)
+{
+	if (echo.freeze_at && !echo.frozen && now >= echo.freeze_at) {
+		echo.frozen = true;
+		host_clock_advance(echo.freeze_us);
+		now += echo.freeze_us;
+	}
+	if (echo.complete_at && !echo.pushed && now >= echo.complete_at) {
+		echo.pushed = true;
+		assert_int_equal(ring_sim_push(fp->q[0].sim, echo.chain.head, 0), 0);
+	}
 }
 
 static const struct fake_backend echo_backend = { .notify = echo_notify };
@@ -625,6 +647,9 @@ static void test_wait_timeout_resets(void **state)
 	resets = fp->resets;
 	assert_int_equal(vdev_wait(&d, vq, plat_now_us() + 1000, count_done,
 				   count_dropped, NULL), -VQ_ETIMEDOUT);
+	/* The log says where both sides of the ring stood. */
+	if (!host_log_contains("avail idx 1 (added 1), used idx 0, last seen used idx 0, avail_event 0, used_event 65535, used flags 0x0; 1 kicks, 0 suppressed"))
+		fail_msg("timeout log lacks the ring state: %s", host_log_last());
 	assert_int_equal(echo.dropped, 1);
 	assert_int_equal(fp->resets, resets + 1);
 	assert_int_equal(fp->status, 0);
@@ -634,6 +659,112 @@ static void test_wait_timeout_resets(void **state)
 	assert_int_equal(vdev_wait(&d, vq, plat_now_us() + 1000, count_done,
 				   count_dropped, NULL), -VQ_EBROKEN);
 	fp->bus.ops->dma_free(fp, &buf);
+	vdev_teardown(&d);
+	assert_fake_clean();
+}
+
+/* The device answers just as the deadline passes (while the driver reads
+ * the clock): the last look after the deadline finds it, no reset. */
+static void test_wait_last_look(void **state)
+{
+	struct virtqueue *vq;
+	struct vq_dma buf;
+	struct vdev d;
+	uint64_t deadline;
+	unsigned resets;
+
+	vq = ready_device(&d);
+	echo.hold = true;
+	assert_int_equal(fp->bus.ops->dma_alloc(fp, 4096, &buf), 0);
+	post_one(vq, &buf);
+	resets = fp->resets;
+	deadline = plat_now_us() + 1000;
+	echo.complete_at = deadline;
+	host_clock_on_read(echo_clock, NULL);
+	assert_int_equal(vdev_wait(&d, vq, deadline, count_done, count_dropped,
+				   NULL), 1);
+	host_clock_on_read(NULL, NULL);
+	assert_int_equal(echo.done, 1);
+	assert_int_equal(fp->resets, resets);
+	assert_false(d.broken);
+	fp->bus.ops->dma_free(fp, &buf);
+	vdev_teardown(&d);
+	assert_fake_clean();
+}
+
+/* The VM is frozen for 5 s (the clock jumps) in the middle of a 20 ms wait;
+ * the device answers 2 ms after the thaw. That is no timeout. */
+static void test_wait_vm_frozen(void **state)
+{
+	struct virtqueue *vq;
+	struct vq_dma buf;
+	struct vdev d;
+	uint64_t start;
+	unsigned resets;
+
+	vq = ready_device(&d);
+	echo.hold = true;
+	host_clock_set_auto_advance(10);
+	assert_int_equal(fp->bus.ops->dma_alloc(fp, 4096, &buf), 0);
+	post_one(vq, &buf);
+	resets = fp->resets;
+	start = plat_now_us();
+	echo.freeze_at = start + 5000;
+	echo.freeze_us = 5000000;
+	echo.complete_at = start + 5000 + 5000000 + 2000;
+	host_clock_on_read(echo_clock, NULL);
+	assert_int_equal(vdev_wait(&d, vq, start + 20000, count_done,
+				   count_dropped, NULL), 1);
+	host_clock_on_read(NULL, NULL);
+	assert_true(echo.frozen);
+	assert_int_equal(echo.done, 1);
+	assert_int_equal(fp->resets, resets);
+	assert_true(host_log_contains("the VM was not running"));
+	fp->bus.ops->dma_free(fp, &buf);
+	vdev_teardown(&d);
+	assert_fake_clean();
+}
+
+/* A notification gets lost: after 100 ms without a completion the driver
+ * notifies again, and the device then does the work. */
+static void test_wait_renotifies(void **state)
+{
+	struct virtqueue *vq;
+	struct vq_dma buf;
+	struct vdev d;
+
+	vq = ready_device(&d);
+	echo.lose_first = true;
+	host_clock_set_auto_advance(100);
+	assert_int_equal(fp->bus.ops->dma_alloc(fp, 4096, &buf), 0);
+	post_one(vq, &buf);
+	assert_int_equal(fp->q[0].notifies, 1);
+	assert_int_equal(vdev_wait(&d, vq, plat_now_us() + 1000000, count_done,
+				   count_dropped, NULL), 1);
+	assert_int_equal(echo.done, 1);
+	assert_int_equal(fp->q[0].notifies, 2);
+	fp->bus.ops->dma_free(fp, &buf);
+	vdev_teardown(&d);
+	assert_fake_clean();
+}
+
+/* A frozen VM in the middle of a reset is no stuck device either. */
+static void test_reset_vm_frozen(void **state)
+{
+	struct virtqueue *vq;
+	struct vdev d;
+
+	vq = ready_device(&d);
+	(void)vq;
+	fp->reset_delay_reads = 20;
+	echo.freeze_at = plat_now_us() + 50;
+	echo.freeze_us = 5000000;
+	host_clock_on_read(echo_clock, NULL);
+	assert_int_equal(vdev_reset(&d), 0);
+	host_clock_on_read(NULL, NULL);
+	assert_true(echo.frozen);
+	assert_false(d.stuck);
+	assert_int_equal(fp->status, 0);
 	vdev_teardown(&d);
 	assert_fake_clean();
 }
@@ -815,6 +946,10 @@ int main(void)
 		T(test_host_pointer_caught),
 		T(test_wait_completes),
 		T(test_wait_timeout_resets),
+		T(test_wait_last_look),
+		T(test_wait_vm_frozen),
+		T(test_wait_renotifies),
+		T(test_reset_vm_frozen),
 		T(test_wait_needs_reset),
 		T(test_wait_broken_queue),
 		T(test_host_pointer_in_descriptor_caught),

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: MIT
+"""Deadlines that survive a frozen host.
+
+The QEMU process itself is stopped (SIGSTOP) in the middle of a kernel load
+and continued (SIGCONT) after longer than the disk deadline. The monitor's
+`stop`/`cont` would be no test of this: QEMU stops the guest's clock with
+it, while a stopped process comes back to a guest clock that jumped. The
+drive is throttled so that the load lasts long enough to be caught, and the
+deadline is lowered with vqboot's --io-timeout so that the freeze outlasts
+it. A driver that blamed the device would log a timeout and a reset and
+fail the load; vqboot must see that the VM was not running and boot.
+"""
+import os
+import re
+import signal
+import time
+
+from conftest import TAG, VQBOOT, Disk, tools_cd
+from linux import CONSOLE, busybox_initrd, entry, kernel
+from test_boot import check_linux, disk_path
+from vm import VM
+import mkdisk
+from mkdisk import Part
+
+# About 9.4 MB to read at 3 MB/s: a load of some 3 s. Four 1 MiB requests
+# in flight finish within 1.4 s, well inside the deadline. The guest's clock
+# (the TSC under TCG) does not jump by the whole freeze (10 to 15 s of it
+# showed as 3.5 to 7 s here), so the freeze is long enough for the jump to
+# pass the deadline, and the test checks that it did.
+READ_BPS = 3000000
+DEADLINE_MS = 2500
+FREEZE_S = 20
+
+
+def test_frozen_host_mid_load(vm_name):
+    vmlinuz, _ = kernel()
+    files = {"/loader/loader.conf": b"timeout 0\n", "/vmlinuz": vmlinuz,
+             "/initrd.img": busybox_initrd(),
+             "/loader/entries/debian.conf":
+                 entry("Debian", "/vmlinuz", ["/initrd.img"], CONSOLE + " vq.test=frozen")}
+    path = disk_path(vm_name)
+    mkdisk.build_disk(path, [Part("esp", "fat32", 64, files)])
+    disk = Disk(path)
+    startup = tools_cd() + [f"vqboot.efi --entry debian --io-timeout {DEADLINE_MS}"]
+    vm = VM(vm_name, disks=[(disk.path, (f"throttling.bps-read={READ_BPS}", ""))],
+            tools={"vqboot.efi": VQBOOT, "vqtools.tag": TAG}, startup=startup)
+    with vm:
+        vm.run(until=r"vqboot: booting debian", timeout=120)
+        assert not vm.timed_out, f"vqboot did not start loading; log {vm.log_path}"
+        time.sleep(0.5)
+        os.kill(vm.proc.pid, signal.SIGSTOP)
+        time.sleep(FREEZE_S)
+        os.kill(vm.proc.pid, signal.SIGCONT)
+        log = vm.run_more(until=r"VQ-LINUX: done|reboot: Power down|returning to the firmware",
+                          timeout=150)
+    assert not vm.timed_out, f"no Linux after the thaw; log {vm.log_path}"
+    check_linux(vm, log, ["vq.test=frozen"])
+    # The freeze hit a request in flight, for longer than its deadline in
+    # the guest's own time, and vqboot saw the gap instead of blaming the disk.
+    m = re.search(r"vblk \S+: (\d+) ms between two polls: the VM was not running", log)
+    assert m, f"no gap seen: the freeze missed the kernel load; log {vm.log_path}"
+    assert int(m.group(1)) > DEADLINE_MS, \
+        f"the guest saw a gap of {m.group(1)} ms, not past the deadline; log {vm.log_path}"
+    for bad in ("timed out", "not completed by the deadline", "device reset",
+                "re-initialising", "reset not done", "bus mastering"):
+        assert bad not in log, f"{bad!r} in the log {vm.log_path}"
+    disk.assert_unchanged()
