@@ -174,15 +174,44 @@ static void start_edit(struct menu *m, struct menu_event *ev)
 	ev_set(ev, MENU_EV_REDRAW);
 }
 
+static size_t digits(size_t n)
+{
+	size_t d = 1;
+
+	while (n >= 10) {
+		n /= 10;
+		d++;
+	}
+	return d;
+}
+
+/* See menu.h "Numbers". */
+static void list_digit(struct menu *m, unsigned d, struct menu_event *ev)
+{
+	size_t n = m->typed * 10 + d;
+
+	m->typed = 0;
+	if (n == 0 || n > m->count) {
+		vq_snprintf(m->status, sizeof(m->status), "no entry %zu (entries are 1-%zu)",
+			    n, m->count);
+		return;
+	}
+	m->selected = n - 1;
+	if (n > m->count / 10) {
+		m->status[0] = '\0';
+		boot(m, n - 1, item_cmdline(&m->items[n - 1]), ev);
+		return;
+	}
+	m->typed = n;
+	vq_snprintf(m->status, sizeof(m->status),
+		    "entry %zu: Enter boots it, or type the next digit", n);
+}
+
 static void list_char(struct menu *m, uint32_t ch, struct menu_event *ev)
 {
-	if (ch >= '1' && ch <= '9') {
-		size_t i = ch - '1';
-
-		if (i < m->count) {
-			m->selected = i;
-			boot(m, i, item_cmdline(&m->items[i]), ev);
-		}
+	if (ch >= '0' && ch <= '9') {
+		if (m->count)
+			list_digit(m, ch - '0', ev);
 		return;
 	}
 	if (ch == 'e' && m->count)
@@ -275,6 +304,10 @@ void menu_key(struct menu *m, enum menu_key key, uint32_t ch,
 	ev_set(ev, MENU_EV_REDRAW);
 	m->counting = false;
 	m->visible = true;
+	if (m->typed && !(key == MENU_KEY_CHAR && ch >= '0' && ch <= '9')) {
+		m->typed = 0;
+		m->status[0] = '\0';
+	}
 	if (m->editing)
 		edit_key(m, key, ch, ev);
 	else
@@ -284,9 +317,9 @@ void menu_key(struct menu *m, enum menu_key key, uint32_t ch,
 /* ---- view ------------------------------------------------------------------- */
 
 static const char help_list[] =
-	"Up/Down select  Enter boot  1-9 boot entry  e edit  q quit";
+	"Up/Down select  Enter boot  digits pick by number  e edit  q quit";
 static const char help_list_no_edit[] =
-	"Up/Down select  Enter boot  1-9 boot entry  q quit";
+	"Up/Down select  Enter boot  digits pick by number  q quit";
 static const char help_edit[] =
 	"Left/Right move  Backspace/Delete remove  Enter boot  Esc cancel";
 
@@ -304,11 +337,12 @@ static void view_lines(const struct menu *m, size_t rows, struct menu_view *v)
 
 		l->index = i;
 		l->title = item_title(&m->items[i]);
-		l->hotkey = i < 9 ? (char)('1' + i) : ' ';
+		l->number = i + 1;
 		l->selected = i == m->selected;
 		l->is_default = i == m->default_index;
 		l->broken = m->items[i].broken;
 	}
+	v->number_width = (int)digits(m->count);
 	v->more_above = first > 0;
 	v->more_below = first + v->line_count < m->count;
 }

@@ -5,9 +5,14 @@
  * serial console and the graphical menu both draw from menu_view().
  *
  * List mode: Up/Down/Home/End/PgUp/PgDn move, Enter boots the selection,
- * '1'..'9' select and boot that entry, 'e' edits the selection's command
+ * digits choose an entry by its number, 'e' edits the selection's command
  * line (unless the editor is off), 'q' quits, Esc clears the status line.
  * Any key stops the countdown, and is then handled as usual.
+ * Numbers: typed digits select the entry with that number; once no longer
+ * number starts with them (always with nine entries or fewer, "2" of 12,
+ * "12" of 12) that entry boots at once, else Enter boots it or another
+ * digit goes on ("1" then "0" of 12 is entry 10). A number without an
+ * entry says so and starts over; any other key drops what was typed.
  * Edit mode: Left/Right/Home/End move the cursor, Backspace/Delete remove,
  * printable ASCII inserts (up to cmdline_max bytes), Enter boots with the
  * edited line, Esc goes back to the list and drops the edit.
@@ -80,6 +85,7 @@ struct menu {
 	size_t edit_len;
 	size_t edit_cursor;
 	size_t cmdline_max;
+	size_t typed;         /* entry number typed so far, 0 for none */
 	char status[MENU_STATUS_MAX];
 };
 
@@ -113,7 +119,7 @@ void menu_set_status(struct menu *m, const char *msg);
 struct menu_view_line {
 	size_t index;        /* into the items */
 	const char *title;
-	char hotkey;         /* '1'..'9', or ' ' */
+	size_t number;       /* 1-based: the digits that choose it */
 	bool selected;
 	bool is_default;
 	bool broken;
@@ -124,6 +130,7 @@ struct menu_view {
 	bool visible;
 	size_t line_count;
 	struct menu_view_line lines[MENU_VIEW_ROWS_MAX];
+	int number_width;    /* digits of the largest number, for alignment */
 	bool more_above;     /* items hidden above / below the window */
 	bool more_below;
 	char countdown[64];  /* "" when not counting */

@@ -37,11 +37,12 @@ static enum menu_key translate_key(const EFI_INPUT_KEY *k, uint32_t *ch)
 	}
 }
 
-static void draw_line_text(const struct menu_view_line *l, char *buf, size_t size)
+static void draw_line_text(const struct menu_view *v, const struct menu_view_line *l,
+			   char *buf, size_t size)
 {
-	vq_snprintf(buf, size, "%c %c) %s%s%s", l->selected ? '>' : ' ', l->hotkey,
-		    l->title, l->is_default ? "  [default]" : "",
-		    l->broken ? "  [broken]" : "");
+	vq_snprintf(buf, size, "%c %*zu) %s%s%s", l->selected ? '>' : ' ',
+		    v->number_width, l->number, l->title,
+		    l->is_default ? "  [default]" : "", l->broken ? "  [broken]" : "");
 }
 
 static void draw_serial(const struct menu_view *v, const char *title)
@@ -52,7 +53,7 @@ static void draw_serial(const struct menu_view *v, const char *title)
 	if (v->more_above)
 		con_puts("    ...\n");
 	for (size_t i = 0; i < v->line_count; i++) {
-		draw_line_text(&v->lines[i], line, sizeof(line));
+		draw_line_text(v, &v->lines[i], line, sizeof(line));
 		con_printf("%s\n", line);
 	}
 	if (v->more_below)
@@ -75,7 +76,7 @@ static void draw_screen(const struct menu_view *v, const char *title)
 		return;
 	screen_title(title);
 	for (size_t i = 0; i < v->line_count; i++, row++) {
-		draw_line_text(&v->lines[i], line, sizeof(line));
+		draw_line_text(v, &v->lines[i], line, sizeof(line));
 		screen_menu_line(row, line + 2, v->lines[i].selected, v->lines[i].broken);
 	}
 	screen_menu_clear_from(row);

@@ -199,6 +199,57 @@ static void test_digits(void **state)
 	assert_boot(3, "");
 }
 
+/* Twenty entries: "1" waits for a second digit, "3" cannot start a longer
+ * number and boots at once, "1" "2" is entry 12, "2" "0" entry 20, "2" "5"
+ * is no entry, and a key other than a digit drops what was typed. */
+static void test_digits_past_nine(void **state)
+{
+	static struct menu_item many[20];
+	static char titles[20][24], lines[20][24];
+	struct menu_view v;
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(titles[i], sizeof(titles[i]), "entry %d", i + 1);
+		snprintf(lines[i], sizeof(lines[i]), "n=%d", i + 1);
+		many[i] = (struct menu_item){ .title = titles[i], .cmdline = lines[i] };
+	}
+	assert_int_equal(menu_init(&m, many, 20, 0, 5, true, 100), 0);
+	menu_start(&m, 0, &ev);
+	ch('3');
+	assert_boot(2, "n=3");
+	ch('1');
+	assert_int_equal(ev.type, MENU_EV_REDRAW);
+	assert_int_equal(m.selected, 0);
+	menu_view(&m, 5, 80, &v);
+	assert_string_equal(v.status, "entry 1: Enter boots it, or type the next digit");
+	ch('2');
+	assert_boot(11, "n=12");
+	ch('2');
+	assert_int_equal(ev.type, MENU_EV_REDRAW);
+	assert_int_equal(m.selected, 1);
+	ch('0');
+	assert_boot(19, "n=20");
+	ch('2');
+	ch('5');
+	assert_int_equal(ev.type, MENU_EV_REDRAW);
+	menu_view(&m, 5, 80, &v);
+	assert_string_equal(v.status, "no entry 25 (entries are 1-20)");
+	/* Typing starts over: "7" alone is entry 7. */
+	ch('7');
+	assert_boot(6, "n=7");
+	ch('1');
+	key(MENU_KEY_ENTER);
+	assert_boot(0, "n=1");
+	ch('1');
+	key(MENU_KEY_DOWN);          /* drops the "1": selection moves to 2 */
+	assert_int_equal(m.selected, 1);
+	ch('4');
+	assert_boot(3, "n=4");
+	ch('0');
+	menu_view(&m, 5, 80, &v);
+	assert_string_equal(v.status, "no entry 0 (entries are 1-20)");
+}
+
 static void test_broken_entry(void **state)
 {
 	struct menu_view v;
@@ -383,15 +434,18 @@ static void test_view_scroll(void **state)
 	assert_true(v.more_below);
 	assert_true(v.lines[4].selected);
 	assert_true(v.lines[4].is_default);
-	assert_int_equal(v.lines[0].hotkey, '1');
+	assert_int_equal(v.lines[0].number, 1);
+	assert_int_equal(v.number_width, 2);
 	for (int i = 0; i < 8; i++)
 		key(MENU_KEY_DOWN);       /* selected 12 */
 	menu_view(&m, 5, 80, &v);
 	assert_int_equal(v.lines[0].index, 8);
 	assert_int_equal(v.lines[4].index, 12);
 	assert_true(v.lines[4].selected);
-	assert_int_equal(v.lines[0].hotkey, '9');
-	assert_int_equal(v.lines[1].hotkey, ' ');
+	/* Every entry has a number, also past 9. */
+	assert_int_equal(v.lines[0].number, 9);
+	assert_int_equal(v.lines[1].number, 10);
+	assert_int_equal(v.lines[4].number, 13);
 	assert_string_equal(v.lines[4].title, "entry 12");
 	assert_true(v.more_above);
 	assert_true(v.more_below);
@@ -466,6 +520,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_wait_forever, teardown),
 		cmocka_unit_test_teardown(test_navigation, teardown),
 		cmocka_unit_test_teardown(test_digits, teardown),
+		cmocka_unit_test_teardown(test_digits_past_nine, teardown),
 		cmocka_unit_test_teardown(test_broken_entry, teardown),
 		cmocka_unit_test_teardown(test_edit, teardown),
 		cmocka_unit_test_teardown(test_edit_cancel, teardown),
