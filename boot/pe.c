@@ -130,9 +130,9 @@ _Static_assert(SETUP_OFF(cmdline_size) == 0x238, "cmdline_size");
 /* No real kernel asks for more; a larger value is a damaged header. */
 #define LINUX_CMDLINE_SANE_MAX (1u << 20)
 
-/* Is [off, off + len) inside a file of @size bytes? No overflow: both are
- * at most 32-bit quantities widened to 64 bits. */
-static bool in_file(size_t size, uint64_t off, uint64_t len)
+/* Is [off, off + len) inside @size bytes? No overflow: off and len are at
+ * most 32-bit quantities widened to 64 bits. */
+static bool in_file(uint64_t size, uint64_t off, uint64_t len)
 {
 	return off <= size && len <= size - off;
 }
@@ -157,10 +157,15 @@ const char *pe_machine_name(uint16_t machine)
 
 /* ---- PE/COFF ------------------------------------------------------------- */
 
+/* The headers are read from the first @avail bytes at @img; sections are
+ * checked against the whole file of @size bytes, which may be larger (a
+ * unified kernel image is looked at through its first 64 KiB). */
 struct pe_ctx {
 	const uint8_t *img;
-	size_t size;
+	size_t avail;
+	uint64_t size;
 	const char *name;
+	struct pe_section *sections; /* NULL, or room for PE_SECTIONS_MAX */
 	struct pe_coff_header coff;
 	struct pe_opt_header64 opt;
 	uint64_t opt_off;
@@ -171,13 +176,16 @@ static int read_coff(struct pe_ctx *c, uint32_t *ret_lfanew)
 	struct pe_dos_header dos;
 	const uint8_t *s;
 
-	if (c->size < sizeof(dos))
+	if (c->avail < sizeof(dos))
 		return log_err(-VQ_ECORRUPT, "pe: %s: %zu bytes, too short for the %zu-byte DOS header",
-			       c->name, c->size, sizeof(dos));
+			       c->name, c->avail, sizeof(dos));
 	memcpy(&dos, c->img, sizeof(dos));
-	if (dos.e_lfanew < sizeof(dos) || !in_file(c->size, dos.e_lfanew, sizeof(c->coff)))
+	if (dos.e_magic[0] != 'M' || dos.e_magic[1] != 'Z')
+		return log_err(-VQ_ECORRUPT, "pe: %s: DOS signature %02x %02x is not MZ",
+			       c->name, dos.e_magic[0], dos.e_magic[1]);
+	if (dos.e_lfanew < sizeof(dos) || !in_file(c->avail, dos.e_lfanew, sizeof(c->coff)))
 		return log_err(-VQ_ECORRUPT, "pe: %s: e_lfanew 0x%x is inside the DOS header or leaves no room for the PE header in %zu bytes",
-			       c->name, dos.e_lfanew, c->size);
+			       c->name, dos.e_lfanew, c->avail);
 	memcpy(&c->coff, c->img + dos.e_lfanew, sizeof(c->coff));
 	s = c->coff.signature;
 	if (memcmp(s, "PE\0\0", 4) != 0)
@@ -195,9 +203,9 @@ static int read_opt(struct pe_ctx *c)
 	uint16_t soh = c->coff.size_of_optional_header;
 	uint16_t magic;
 
-	if (soh < sizeof(magic) || !in_file(c->size, c->opt_off, soh))
+	if (soh < sizeof(magic) || !in_file(c->avail, c->opt_off, soh))
 		return log_err(-VQ_ECORRUPT, "pe: %s: optional header of %u bytes at 0x%llx does not fit in %zu bytes",
-			       c->name, soh, (unsigned long long)c->opt_off, c->size);
+			       c->name, soh, (unsigned long long)c->opt_off, c->avail);
 	memcpy(&magic, c->img + c->opt_off, sizeof(magic));
 	if (magic == PE_OPT_MAGIC_PE32)
 		return log_err(-VQ_ENOTSUP, "pe: %s: PE32 (32-bit) image, need PE32+",
@@ -227,8 +235,9 @@ static int check_opt(const struct pe_ctx *c)
 		return log_err(-VQ_ECORRUPT, "pe: %s: SizeOfImage 0x%x outside 1..0x%x",
 			       c->name, o->size_of_image, PE_IMAGE_MAX);
 	if (o->size_of_headers > c->size || o->size_of_headers > o->size_of_image)
-		return log_err(-VQ_ECORRUPT, "pe: %s: SizeOfHeaders 0x%x beyond the file (0x%zx) or SizeOfImage (0x%x)",
-			       c->name, o->size_of_headers, c->size, o->size_of_image);
+		return log_err(-VQ_ECORRUPT, "pe: %s: SizeOfHeaders 0x%x beyond the file (0x%llx) or SizeOfImage (0x%x)",
+			       c->name, o->size_of_headers, (unsigned long long)c->size,
+			       o->size_of_image);
 	if (o->address_of_entry_point >= o->size_of_image)
 		return log_err(-VQ_ECORRUPT, "pe: %s: AddressOfEntryPoint 0x%x beyond SizeOfImage 0x%x",
 			       c->name, o->address_of_entry_point, o->size_of_image);
@@ -254,15 +263,24 @@ static int check_section(const struct pe_ctx *c, const struct pe_section_header 
 	if (s->size_of_raw_data &&
 	    (UINT32_MAX - s->pointer_to_raw_data < s->size_of_raw_data ||
 	     !in_file(c->size, s->pointer_to_raw_data, s->size_of_raw_data)))
-		return log_err(-VQ_ECORRUPT, "pe: %s: section '%s' raw data 0x%x + 0x%x beyond the file (0x%zx bytes)",
+		return log_err(-VQ_ECORRUPT, "pe: %s: section '%s' raw data 0x%x + 0x%x beyond the file (0x%llx bytes)",
 			       c->name, nm, s->pointer_to_raw_data,
-			       s->size_of_raw_data, c->size);
+			       s->size_of_raw_data, (unsigned long long)c->size);
 	if (UINT32_MAX - s->virtual_address < vsize ||
 	    s->virtual_address + vsize > c->opt.size_of_image)
 		return log_err(-VQ_ECORRUPT, "pe: %s: section '%s' at RVA 0x%x + 0x%x beyond SizeOfImage 0x%x",
 			       c->name, nm, s->virtual_address, vsize,
 			       c->opt.size_of_image);
 	return 0;
+}
+
+static void keep_section(const struct pe_section_header *h, struct pe_section *out)
+{
+	section_name(h, out->name);
+	out->rva = h->virtual_address;
+	out->virtual_size = h->virtual_size;
+	out->file_offset = h->pointer_to_raw_data;
+	out->file_size = h->size_of_raw_data;
 }
 
 static int check_sections(const struct pe_ctx *c)
@@ -273,13 +291,19 @@ static int check_sections(const struct pe_ctx *c)
 	int r;
 
 	if (!in_file(c->size, off, len))
-		return log_err(-VQ_ECORRUPT, "pe: %s: section table (%u entries at 0x%llx) beyond the file (0x%zx bytes)",
+		return log_err(-VQ_ECORRUPT, "pe: %s: section table (%u entries at 0x%llx) beyond the file (0x%llx bytes)",
 			       c->name, c->coff.number_of_sections,
-			       (unsigned long long)off, c->size);
+			       (unsigned long long)off, (unsigned long long)c->size);
+	if (!in_file(c->avail, off, len))
+		return log_err(-VQ_ENOTSUP, "pe: %s: section table (%u entries at 0x%llx) past the first %zu bytes, which is all vqboot reads for headers",
+			       c->name, c->coff.number_of_sections,
+			       (unsigned long long)off, c->avail);
 	for (uint16_t i = 0; i < c->coff.number_of_sections; i++) {
 		memcpy(&s, c->img + off + (uint64_t)i * sizeof(s), sizeof(s));
 		if ((r = check_section(c, &s)) < 0)
 			return r;
+		if (c->sections)
+			keep_section(&s, &c->sections[i]);
 	}
 	return 0;
 }
@@ -297,27 +321,41 @@ static int check_runnable(const struct pe_ctx *c)
 	return 0;
 }
 
-static int check_pe(const uint8_t *img, size_t size, const char *name,
-		    struct pe_info *info)
+int pe_check_headers(const void *hdr, size_t avail, uint64_t file_size,
+		     const char *name, struct pe_info *ret,
+		     struct pe_section *ret_sections)
 {
-	struct pe_ctx c = { .img = img, .size = size, .name = name };
+	struct pe_ctx c = { .img = hdr, .avail = VQ_MIN((uint64_t)avail, file_size),
+			    .size = file_size, .name = name,
+			    .sections = ret_sections };
+	struct pe_info info = { 0 };
 	uint32_t lfanew = 0;
 	int r;
 
+	if (!hdr || !name)
+		return log_err(-VQ_EINVAL, "pe: no image or name");
 	if ((r = read_coff(&c, &lfanew)) < 0)
 		return r;
 	c.opt_off = (uint64_t)lfanew + sizeof(c.coff);
 	if ((r = read_opt(&c)) < 0 || (r = check_opt(&c)) < 0 ||
 	    (r = check_sections(&c)) < 0 || (r = check_runnable(&c)) < 0)
 		return r;
-	info->is_pe = true;
-	info->machine = c.coff.machine;
-	info->subsystem = c.opt.subsystem;
-	info->major_image_version = c.opt.major_image_version;
-	info->section_count = c.coff.number_of_sections;
-	info->size_of_image = c.opt.size_of_image;
-	info->entry_point = c.opt.address_of_entry_point;
+	info.is_pe = true;
+	info.machine = c.coff.machine;
+	info.subsystem = c.opt.subsystem;
+	info.major_image_version = c.opt.major_image_version;
+	info.section_count = c.coff.number_of_sections;
+	info.size_of_image = c.opt.size_of_image;
+	info.entry_point = c.opt.address_of_entry_point;
+	*ret = info;
 	return 0;
+}
+
+uint32_t pe_section_data_size(const struct pe_section *s)
+{
+	/* VirtualSize is what the section holds; SizeOfRawData is that
+	 * rounded up to FileAlignment (or less, the rest being zeros). */
+	return s->virtual_size ? VQ_MIN(s->virtual_size, s->file_size) : s->file_size;
 }
 
 /* ---- Linux setup header ------------------------------------------------------ */
@@ -406,7 +444,7 @@ int pe_check(const void *image, size_t size, const char *name,
 	if (!image || !name)
 		return log_err(-VQ_EINVAL, "pe: no image or name");
 	if (size >= 2 && img[0] == 'M' && img[1] == 'Z' &&
-	    (r = check_pe(img, size, name, &info)) < 0)
+	    (r = pe_check_headers(img, size, size, name, &info, NULL)) < 0)
 		return r;
 	if ((r = check_linux(img, size, name, &info)) < 0)
 		return r;

@@ -50,6 +50,31 @@ struct pe_info {
 int pe_check(const void *image, size_t size, const char *name,
 	     struct pe_info *ret);
 
+/** One section header, as pe_check_headers found it inside the file. */
+struct pe_section {
+	char name[9];           /* printable ASCII, NUL-terminated */
+	uint32_t rva;           /* VirtualAddress */
+	uint32_t virtual_size;
+	uint32_t file_offset;   /* PointerToRawData */
+	uint32_t file_size;     /* SizeOfRawData */
+};
+
+/**
+ * The PE/COFF checks of pe_check on the first @avail bytes of a file of
+ * @file_size bytes (the headers and the section table must lie in those
+ * bytes; every section must lie inside the file). Fills the PE fields of
+ * *ret and, when @ret_sections is not NULL (room for PE_SECTIONS_MAX), the
+ * section headers in table order, *ret's section_count of them. Returns
+ * what pe_check does, and -VQ_ENOTSUP when the section table lies past
+ * @avail.
+ */
+int pe_check_headers(const void *hdr, size_t avail, uint64_t file_size,
+		     const char *name, struct pe_info *ret,
+		     struct pe_section *ret_sections);
+
+/** The bytes a section holds in the file: VirtualSize bounded by its raw size. */
+uint32_t pe_section_data_size(const struct pe_section *s);
+
 /** "x86-64", "arm64", "i386", ... or "unknown". */
 const char *pe_machine_name(uint16_t machine);
 
