@@ -9,6 +9,7 @@
  * because files edited on other systems end up on the ESP.
  */
 #include "boot/bls.h"
+#include "boot/grubenv.h"
 #include "lib/log.h"
 #include "lib/plat.h"
 #include "lib/fmt.h"
@@ -248,7 +249,7 @@ mark_broken(struct bls_entry *e, unsigned lineno, const char *fmt, ...)
 		copy_trunc(e->reason, sizeof(e->reason), msg);
 }
 
-enum key_kind { KEY_ONE, KEY_INITRD, KEY_OPTIONS };
+enum key_kind { KEY_ONE, KEY_INITRD, KEY_OPTIONS, KEY_IGNORE };
 
 struct key_def {
 	const char *key;
@@ -272,21 +273,50 @@ static const struct key_def bls_keys[] = {
 	BLS_KEY("efi", efi_path, KEY_ONE),
 	BLS_KEY("architecture", architecture, KEY_ONE),
 	BLS_KEY("devicetree", devicetree, KEY_ONE),
+	/* RHEL and Fedora: for GRUB's blscfg, nothing we use. */
+	{ "id", 0, 0, KEY_IGNORE },
+	{ "grub_users", 0, 0, KEY_IGNORE },
+	{ "grub_arg", 0, 0, KEY_IGNORE },
+	{ "grub_class", 0, 0, KEY_IGNORE },
 };
 
-static void add_initrd(struct bls_entry *e, const struct kv *kv, unsigned lineno)
+static void add_one_initrd(struct bls_entry *e, const char *path, size_t n,
+			   unsigned lineno)
 {
 	if (e->initrd_count == BLS_INITRD_MAX) {
-		mark_broken(e, lineno, "more than %u initrd lines", BLS_INITRD_MAX);
+		mark_broken(e, lineno, "more than %u initrds", BLS_INITRD_MAX);
 		return;
 	}
-	if (!copy_text(e->initrd[e->initrd_count], BLS_PATH_MAX, kv->val,
-		       kv->val_len)) {
-		mark_broken(e, lineno, "initrd is %zu bytes, limit %u", kv->val_len,
+	if (!copy_text(e->initrd[e->initrd_count], BLS_PATH_MAX, path, n)) {
+		mark_broken(e, lineno, "initrd is %zu bytes, limit %u", n,
 			    BLS_PATH_MAX - 1);
 		return;
 	}
 	e->initrd_count++;
+}
+
+/* GRUB's blscfg takes every word of an initrd line as a file; file names
+ * in the specification's character set have no spaces, so nothing that
+ * worked before changes. */
+static void add_initrds(struct bls_entry *e, const char *val, size_t n,
+			unsigned lineno)
+{
+	size_t i = 0, start;
+
+	while (i < n) {
+		while (i < n && is_space(val[i]))
+			i++;
+		start = i;
+		while (i < n && !is_space(val[i]))
+			i++;
+		if (i > start)
+			add_one_initrd(e, val + start, i - start, lineno);
+	}
+}
+
+static void add_initrd(struct bls_entry *e, const struct kv *kv, unsigned lineno)
+{
+	add_initrds(e, kv->val, kv->val_len, lineno);
 }
 
 /* Spec: options "may appear more than once in which case all specified
@@ -316,6 +346,8 @@ static void set_key(struct bls_entry *e, const struct kv *kv, unsigned lineno)
 
 		if (!word_is(kv->key, kv->key_len, d->key))
 			continue;
+		if (d->kind == KEY_IGNORE)
+			return;
 		if (kv->val_len == 0) {
 			log_warn("bls: %s line %u: %s has no value, ignored",
 				 e->name, lineno, d->key);
@@ -374,15 +406,16 @@ static void take_boot_counter(struct bls_entry *e)
 	*plus = '\0';
 }
 
-static void set_names(struct bls_entry *e, const char *file_name)
+static void set_names(struct bls_entry *e, const char *file_name,
+		      const char *suffix)
 {
-	size_t n;
+	size_t n, m = strlen(suffix);
 
 	copy_trunc(e->name, sizeof(e->name), file_name);
 	copy_trunc(e->id, sizeof(e->id), file_name);
 	n = strlen(e->id);
-	if (n > 5 && eq_nocase(e->id + n - 5, ".conf"))
-		e->id[n - 5] = '\0';
+	if (n > m && eq_nocase(e->id + n - m, suffix))
+		e->id[n - m] = '\0';
 	take_boot_counter(e);
 	if (strlen(file_name) >= sizeof(e->name))
 		mark_broken(e, 0, "file name is %zu bytes, limit %zu",
@@ -404,19 +437,33 @@ static void parse_lines(struct bls_entry *e, const void *text, size_t len)
 	}
 }
 
-int bls_parse_entry(const char *file_name, const void *text, size_t len,
+int bls_entry_alloc(const char *file_name, const char *suffix,
 		    struct bls_entry **ret)
 {
 	struct bls_entry *e;
 
-	if (!file_name || !file_name[0] || (!text && len))
-		return log_err(-VQ_EINVAL, "bls: entry without a file name or text");
+	if (!file_name || !file_name[0])
+		return log_err(-VQ_EINVAL, "bls: entry without a file name");
 	e = plat_alloc(sizeof(*e));
 	if (!e)
 		return log_err(-VQ_ENOMEM, "bls: %s: no memory for the entry",
 			       file_name);
 	e->tries_left = -1;
-	set_names(e, file_name);
+	set_names(e, file_name, suffix ? suffix : "");
+	*ret = e;
+	return 0;
+}
+
+int bls_parse_entry(const char *file_name, const void *text, size_t len,
+		    struct bls_entry **ret)
+{
+	struct bls_entry *e;
+	int r;
+
+	if (!text && len)
+		return log_err(-VQ_EINVAL, "bls: entry without text");
+	if ((r = bls_entry_alloc(file_name, ".conf", &e)) < 0)
+		return r;
 	parse_lines(e, text, len);
 	/* Spec: "Each boot loader menu entry snippet must include at least a
 	 * linux or an efi key and is otherwise not valid". */
@@ -429,6 +476,86 @@ int bls_parse_entry(const char *file_name, const void *text, size_t len,
 void bls_entry_free(struct bls_entry *e)
 {
 	plat_free(e);
+}
+
+/* An unset variable leaves its spaces behind ("$kernelopts $tuned_params"). */
+static void copy_trimmed(char *dst, size_t size, const char *src)
+{
+	size_t n;
+
+	while (is_space(*src))
+		src++;
+	n = strlen(src);
+	while (n && is_space(src[n - 1]))
+		n--;
+	n = VQ_MIN(n, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+bool bls_entry_has_vars(const struct bls_entry *e)
+{
+	bool has = grubenv_has_vars(e->options);
+
+	for (unsigned i = 0; i < e->initrd_count && !has; i++)
+		has = grubenv_has_vars(e->initrd[i]);
+	return has;
+}
+
+void bls_entry_expand(struct bls_entry *e, const struct grubenv *env)
+{
+	char initrd[BLS_INITRD_MAX][BLS_PATH_MAX];
+	char *buf = plat_alloc(BLS_OPTIONS_MAX);
+	unsigned n = e->initrd_count;
+
+	if (!buf) {
+		mark_broken(e, 0, "no memory to expand variables");
+		return;
+	}
+	if (grubenv_has_vars(e->options)) {
+		if (grubenv_expand(env, e->name, e->options, buf, BLS_OPTIONS_MAX))
+			mark_broken(e, 0, "options too long once variables are expanded");
+		else
+			copy_trimmed(e->options, sizeof(e->options), buf);
+	}
+	/* Each initrd word is expanded, then split again into words. */
+	memcpy(initrd, e->initrd, sizeof(initrd));
+	e->initrd_count = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (!grubenv_has_vars(initrd[i])) {
+			add_one_initrd(e, initrd[i], strlen(initrd[i]), 0);
+		} else if (grubenv_expand(env, e->name, initrd[i], buf, BLS_OPTIONS_MAX)) {
+			mark_broken(e, 0, "initrd too long once variables are expanded");
+		} else {
+			add_initrds(e, buf, strlen(buf), 0);
+		}
+	}
+	plat_free(buf);
+}
+
+static void prefix_path(struct bls_entry *e, char *path, const char *prefix)
+{
+	char buf[BLS_PATH_MAX];
+
+	if (!path[0])
+		return;
+	/* Paths "may be prefixed with a /, but this is optional". */
+	if (vq_snprintf(buf, sizeof(buf), "%s%s%s", prefix, path[0] == '/' ? "" : "/",
+			path) >= (int)sizeof(buf)) {
+		mark_broken(e, 0, "%s%s is longer than %u bytes", prefix, path,
+			    BLS_PATH_MAX - 1);
+		return;
+	}
+	memcpy(path, buf, sizeof(buf));
+}
+
+void bls_entry_prefix_paths(struct bls_entry *e, const char *prefix)
+{
+	prefix_path(e, e->linux_path, prefix);
+	prefix_path(e, e->efi_path, prefix);
+	prefix_path(e, e->devicetree, prefix);
+	for (unsigned i = 0; i < e->initrd_count; i++)
+		prefix_path(e, e->initrd[i], prefix);
 }
 
 bool bls_entry_hidden(const struct bls_entry *e)
@@ -918,10 +1045,13 @@ int bls_list_default(const struct bls_list *l, const char *pattern)
 	if (l->count == 0)
 		return -VQ_ENOENT;
 	copy_trunc(pat, sizeof(pat), pattern ? pattern : "");
-	/* systemd-boot ids keep ".conf", so patterns are often "foo*.conf". */
+	/* systemd-boot ids keep ".conf" (".efi" for unified kernel images),
+	 * so patterns are often "foo*.conf". */
 	n = strlen(pat);
 	if (n > 5 && eq_nocase(pat + n - 5, ".conf"))
 		pat[n - 5] = '\0';
+	else if (n > 4 && eq_nocase(pat + n - 4, ".efi"))
+		pat[n - 4] = '\0';
 	/* systemd-boot: the first entry, in menu order, that matches. */
 	for (size_t i = 0; pat[0] && i < l->count; i++)
 		if (bls_entry_bootable(l->v[i]) && bls_glob_match(pat, l->v[i]->id))
@@ -958,6 +1088,7 @@ static int auto_add(struct bls_list *l, const char *id, const char *version,
 
 	if (!e)
 		return log_err(-VQ_ENOMEM, "bls: no memory for entry %s", id);
+	e->kind = BLS_KIND_AUTO;
 	e->tries_left = -1;
 	e->disk_index = disk;
 	e->part_index = part;

@@ -28,7 +28,14 @@
 /** The EFI architecture name entries must match (spec: `architecture`). */
 #define BLS_LOCAL_ARCH "x64"
 
+enum bls_kind {
+	BLS_KIND_TYPE1 = 0, /* /loader/entries/NAME.conf */
+	BLS_KIND_UKI,       /* type #2: /EFI/Linux/NAME.efi (boot/uki.h) */
+	BLS_KIND_AUTO,      /* made up for /vmlinuz and /boot/vmlinuz-* */
+};
+
 struct bls_entry {
+	enum bls_kind kind;
 	char name[BLS_NAME_MAX];     /* file name as found, for messages */
 	char id[BLS_NAME_MAX];       /* name without ".conf" and boot counter */
 	char title[BLS_TITLE_MAX];
@@ -42,6 +49,10 @@ struct bls_entry {
 	char efi_path[BLS_PATH_MAX];
 	char architecture[BLS_ARCH_MAX];
 	char devicetree[BLS_PATH_MAX];
+	/* Type #2: `uname -r` of the kernel inside (.uname), and whether the
+	 * image carries its own .cmdline (then held in options). */
+	char uname[BLS_SHORT_MAX];
+	bool has_cmdline;
 	/* Boot counting (spec "Boot counting"): "+LEFT[-DONE]" before .conf.
 	 * tries_left < 0 when the name carries no counter. */
 	int tries_left;
@@ -63,10 +74,43 @@ struct bls_entry {
  * BLS_LINE_MAX, a value too long for its field, too many initrds, no `linux`
  * or `efi`) are logged naming the file and line and give a broken entry, not
  * an error. Returns 0, -VQ_EINVAL (no name), -VQ_ENOMEM.
+ *
+ * The keys RHEL and Fedora add (`id`, `grub_users`, `grub_arg`,
+ * `grub_class`) are accepted without a word. An `initrd` value may list
+ * several files separated by spaces, as GRUB's blscfg reads it (RHEL 8:
+ * `initrd /initramfs.img $tuned_initrd`); `$variables` are kept for
+ * bls_entry_expand.
  */
 int bls_parse_entry(const char *file_name, const void *text, size_t len,
 		    struct bls_entry **ret);
 void bls_entry_free(struct bls_entry *e);
+
+/**
+ * An empty entry named @file_name, for the other kinds of entries: the id is
+ * the name without @suffix (".efi") and the boot counter, as for .conf files.
+ * -VQ_EINVAL without a name, -VQ_ENOMEM.
+ */
+int bls_entry_alloc(const char *file_name, const char *suffix,
+		    struct bls_entry **ret);
+
+/**
+ * Replace `$name` and `${name}` in options and initrd with their values in
+ * @env (boot/grubenv.h; NULL: none is set, each use is a warning). An initrd
+ * that expands to several words becomes several initrds, to nothing none.
+ * A result that does not fit marks the entry broken.
+ */
+struct grubenv;
+void bls_entry_expand(struct bls_entry *e, const struct grubenv *env);
+
+/** Does the entry use `$variables`? */
+bool bls_entry_has_vars(const struct bls_entry *e);
+
+/**
+ * Prefix @prefix ("/boot") to every path of @e: its entry file sits under
+ * @prefix on its file system, and the paths in it are relative to that
+ * directory. A path that no longer fits marks the entry broken.
+ */
+void bls_entry_prefix_paths(struct bls_entry *e, const char *prefix);
 
 /** Spec: hide entries whose `architecture` is not ours (case-insensitive). */
 bool bls_entry_hidden(const struct bls_entry *e);
@@ -157,7 +201,8 @@ void bls_list_free(struct bls_list *l);
 
 /**
  * Index of the default entry in sorted @l: the first bootable entry whose
- * id matches @pattern (a trailing ".conf" in the pattern is ignored), else
+ * id matches @pattern (a trailing ".conf" or ".efi" in the pattern is
+ * ignored), else
  * the first bootable entry, else 0. -VQ_ENOENT when @l is empty.
  */
 int bls_list_default(const struct bls_list *l, const char *pattern);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "boot/bls.h"
+#include "boot/grubenv.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "tests/support/host_platform.h"
@@ -733,6 +734,148 @@ static void test_random_bytes(void **state)
 	}
 }
 
+/* RHEL 8 as Anaconda writes it: GRUB's keys pass without a word, the
+ * initrd line lists two files, $variables come from grubenv. */
+static void test_rhel_entry(void **state)
+{
+	static const char env_text[] = GRUBENV_SIGNATURE
+		"kernelopts=root=/dev/mapper/rhel-root ro crashkernel=auto\n"
+		"tuned_initrd=/tuned.img /extra.img\n";
+	struct grubenv *env;
+	struct bls_entry *e;
+
+	log_max_level = LOG_DEBUG;
+	host_log_clear();
+	e = parse("0123-4.18.0-80.el8.x86_64.conf",
+		  "title Red Hat Enterprise Linux (4.18.0-80.el8.x86_64) 8.0 (Ootpa)\n"
+		  "version 4.18.0-80.el8.x86_64\n"
+		  "linux /vmlinuz-4.18.0-80.el8.x86_64\n"
+		  "initrd /initramfs-4.18.0-80.el8.x86_64.img $tuned_initrd\n"
+		  "options $kernelopts $tuned_params\n"
+		  "id rhel-20190313123447-4.18.0-80.el8.x86_64\n"
+		  "grub_users $grub_users\n"
+		  "grub_arg --unrestricted\n"
+		  "grub_class kernel\n");
+	log_max_level = LOG_INFO;
+	assert_false(host_log_contains("grub_"));
+	assert_false(host_log_contains("'id'"));
+	assert_false(e->broken);
+	assert_int_equal(e->initrd_count, 2);
+	assert_string_equal(e->initrd[1], "$tuned_initrd");
+	assert_true(bls_entry_has_vars(e));
+	assert_int_equal(grubenv_parse("grubenv", env_text, sizeof(env_text) - 1, &env), 0);
+	host_log_clear();
+	bls_entry_expand(e, env);
+	assert_string_equal(e->options, "root=/dev/mapper/rhel-root ro crashkernel=auto");
+	assert_true(host_log_contains("$tuned_params is not set in grubenv"));
+	assert_int_equal(e->initrd_count, 3);
+	assert_string_equal(e->initrd[0], "/initramfs-4.18.0-80.el8.x86_64.img");
+	assert_string_equal(e->initrd[1], "/tuned.img");
+	assert_string_equal(e->initrd[2], "/extra.img");
+	assert_false(bls_entry_has_vars(e));
+	assert_false(e->broken);
+	bls_entry_free(e);
+	/* Unset everywhere: the initrd word vanishes, the options empty. */
+	e = parse("r.conf", "linux /k\ninitrd $tuned_initrd\noptions $kernelopts\n");
+	bls_entry_expand(e, NULL);
+	assert_int_equal(e->initrd_count, 0);
+	assert_string_equal(e->options, "");
+	assert_false(e->broken);
+	bls_entry_free(e);
+	grubenv_free(env);
+}
+
+static void test_expand_overflow(void **state)
+{
+	char env_text[4096];
+	struct grubenv *env;
+	struct bls_entry *e;
+	size_t n = (size_t)snprintf(env_text, sizeof(env_text), "%skernelopts=", GRUBENV_SIGNATURE);
+
+	memset(env_text + n, 'k', 1500);
+	n += 1500;
+	n += (size_t)snprintf(env_text + n, sizeof(env_text) - n, "\nmany=");
+	for (int i = 0; i < 8; i++)
+		n += (size_t)snprintf(env_text + n, sizeof(env_text) - n, "/i%d ", i);
+	env_text[n++] = '\n';
+	assert_int_equal(grubenv_parse("g", env_text, n, &env), 0);
+	e = parse("o.conf", "linux /k\noptions $kernelopts $kernelopts\n");
+	bls_entry_expand(e, env);
+	assert_true(e->broken);
+	assert_string_equal(e->reason, "options too long once variables are expanded");
+	bls_entry_free(e);
+	e = parse("i.conf", "linux /k\ninitrd /first.img $many\n");
+	bls_entry_expand(e, env);
+	assert_true(e->broken);
+	assert_string_equal(e->reason, "more than 8 initrds");
+	bls_entry_free(e);
+	grubenv_free(env);
+}
+
+/* GRUB's blscfg reads every word of an initrd line as a file. */
+static void test_initrd_words(void **state)
+{
+	struct bls_entry *e = parse("w.conf", "linux /k\ninitrd  /a.img\t/b.img \ninitrd /c.img\n");
+
+	assert_int_equal(e->initrd_count, 3);
+	assert_string_equal(e->initrd[0], "/a.img");
+	assert_string_equal(e->initrd[1], "/b.img");
+	assert_string_equal(e->initrd[2], "/c.img");
+	bls_entry_free(e);
+}
+
+/* An entry under /boot/loader/entries of a root file system: its paths are
+ * relative to /boot. */
+static void test_prefix_paths(void **state)
+{
+	struct bls_entry *e = parse("p.conf",
+		"linux /vmlinuz-6.1\ninitrd initrd.img-6.1\nefi /EFI/x.efi\ndevicetree /d.dtb\n");
+	char longp[BLS_PATH_MAX + 8];
+
+	bls_entry_prefix_paths(e, "/boot");
+	assert_string_equal(e->linux_path, "/boot/vmlinuz-6.1");
+	assert_string_equal(e->initrd[0], "/boot/initrd.img-6.1");
+	assert_string_equal(e->efi_path, "/boot/EFI/x.efi");
+	assert_string_equal(e->devicetree, "/boot/d.dtb");
+	assert_false(e->broken);
+	bls_entry_free(e);
+	memset(longp, 'a', sizeof(longp));
+	memcpy(longp, "linux /", 7);
+	longp[6 + BLS_PATH_MAX - 3] = '\0'; /* a path of BLS_PATH_MAX - 3 bytes fits... */
+	e = parse("l.conf", longp);
+	assert_false(e->broken);
+	bls_entry_prefix_paths(e, "/boot");  /* ...but not with /boot before it */
+	assert_true(e->broken);
+	bls_entry_free(e);
+}
+
+/* Unified kernel images in the list: ids without .efi, default globs with
+ * ".efi" like systemd-boot's, sorted with type #1 by the same rules. */
+static void test_uki_in_list(void **state)
+{
+	struct bls_list l = { 0 };
+	struct bls_entry *u, *t;
+
+	assert_int_equal(bls_entry_alloc("debian-6.1+2.efi", ".efi", &u), 0);
+	u->kind = BLS_KIND_UKI;
+	assert_string_equal(u->id, "debian-6.1");
+	assert_int_equal(u->tries_left, 2);
+	strcpy(u->efi_path, "/EFI/Linux/debian-6.1+2.efi");
+	strcpy(u->sort_key, "debian");
+	strcpy(u->version, "12");
+	t = parse("debian-type1.conf", "sort-key debian\nversion 6.1.0-10-amd64\nlinux /k\n");
+	assert_int_equal(bls_list_add(&l, t), 0);
+	assert_int_equal(bls_list_add(&l, u), 0);
+	bls_list_sort(&l);
+	/* Same sort-key and machine-id: version 12 is newer than 6.1. */
+	assert_ptr_equal(l.v[0], u);
+	assert_int_equal(bls_list_default(&l, "debian-type*.conf"), 1);
+	assert_int_equal(bls_list_default(&l, "debian-6*.efi"), 0);
+	assert_int_equal(bls_list_default(&l, "*.EFI"), 0);
+	bls_list_free(&l);
+	assert_int_equal(bls_entry_alloc("", ".efi", &u), -VQ_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -762,6 +905,11 @@ int main(void)
 		cmocka_unit_test(test_auto_entries),
 		cmocka_unit_test(test_unterminated_text),
 		cmocka_unit_test(test_random_bytes),
+		cmocka_unit_test(test_rhel_entry),
+		cmocka_unit_test(test_expand_overflow),
+		cmocka_unit_test(test_initrd_words),
+		cmocka_unit_test(test_prefix_paths),
+		cmocka_unit_test(test_uki_in_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
