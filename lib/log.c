@@ -6,14 +6,24 @@
 
 int log_max_level = LOG_INFO;
 
+static char last_error[256];
+
+const char *log_last_error(void)
+{
+	return last_error;
+}
+
 static void log_vmsg(int level, const char *fmt, va_list ap)
 {
 	char line[512];
 
-	if (level > log_max_level)
+	if (level > log_max_level && level != LOG_ERR)
 		return;
 	vq_vsnprintf(line, sizeof(line), fmt, ap);
-	plat_log_write(level, line);
+	if (level == LOG_ERR)
+		vq_snprintf(last_error, sizeof(last_error), "%s", line);
+	if (level <= log_max_level)
+		plat_log_write(level, line);
 }
 
 void log_msg(int level, const char *fmt, ...)

@@ -21,6 +21,12 @@ extern int log_max_level;
 
 void log_msg(int level, const char *fmt, ...) VQ_PRINTF(2, 3);
 
+/**
+ * The text of the last error-level message (also when nothing was written
+ * out), "" before the first: for a menu line that has to say why.
+ */
+const char *log_last_error(void);
+
 /** Log at error level and return @err (a negative VQ_E* value). */
 int log_err(int err, const char *fmt, ...) VQ_PRINTF(2, 3);
 
