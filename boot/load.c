@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "boot/load.h"
+#include "boot/uki.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/plat.h"
@@ -105,10 +106,27 @@ static int load_initrds(struct load_ctx *c, struct scan_volume *vol,
 	return 0;
 }
 
+/* A unified kernel image: its sections again (the file is read whole
+ * now), and the kernel inside for its command line limit. */
+static int check_uki(struct loaded_entry *l)
+{
+	struct pe_info k;
+	int r = uki_check_image(l->image, l->image_size, l->image_name, &k);
+
+	if (r)
+		return r;
+	l->pe.cmdline_max = k.cmdline_max;
+	if (k.linux_version[0])
+		log_debug("%s: kernel %s", l->image_name, k.linux_version);
+	return 0;
+}
+
 static int check_image(struct loaded_entry *l, const struct bls_entry *e)
 {
 	int r = pe_check(l->image, l->image_size, l->image_name, &l->pe);
 
+	if (!r && e->kind == BLS_KIND_UKI)
+		r = check_uki(l);
 	if (r)
 		return r;
 	if (l->pe.machine != PE_MACHINE_NATIVE)

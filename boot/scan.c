@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "boot/scan.h"
+#include "boot/uki.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/plat.h"
@@ -14,6 +15,9 @@ void scan_init(struct boot_scan *s)
 struct entry_walk {
 	struct boot_scan *s;
 	struct scan_volume *vol;
+	const char *dir;     /* "/loader/entries" or "/boot/loader/entries" */
+	const char *prefix;  /* "" or "/boot": what the entry's paths are under */
+	unsigned found;
 };
 
 static bool ends_with(const char *s, const char *suffix)
@@ -23,6 +27,118 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* ASCII case-insensitive: FAT keeps whatever case the tool wrote. */
+static bool ends_with_nocase(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	if (n < m)
+		return false;
+	for (size_t i = 0; i < m; i++) {
+		char a = s[n - m + i], b = suffix[i];
+
+		if (a >= 'A' && a <= 'Z')
+			a = (char)(a - 'A' + 'a');
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
+static void add_entry(struct boot_scan *s, struct scan_volume *vol,
+		      struct bls_entry *e, const char *path)
+{
+	e->disk_index = vol->disk_index;
+	e->part_index = (unsigned)(vol - s->vols);
+	if (bls_list_add(&s->entries, e))
+		log_warn("%s: too many entries, %s dropped", vol->name, path);
+}
+
+/* ---- GRUB environment blocks ------------------------------------------------ */
+
+static struct grubenv *read_grubenv(struct scan_volume *vol, const char *path)
+{
+	char src[GRUBENV_SOURCE_MAX];
+	struct grubenv *env = NULL;
+	void *text;
+	size_t len;
+
+	if (fs_read_all(vol->fs, path, GRUBENV_FILE_MAX, &text, &len))
+		return NULL;
+	vq_snprintf(src, sizeof(src), "%s on %s", path, vol->name);
+	if (!grubenv_parse(src, text, len, &env))
+		log_debug("%s: %u variable%s", src, env->count, env->count == 1 ? "" : "s");
+	plat_free(text);
+	return env;
+}
+
+#define ESP_VENDORS_MAX 16
+
+struct vendor_walk {
+	char names[ESP_VENDORS_MAX][64];
+	unsigned n;
+};
+
+static int vendor_fn(void *ctx, const struct fs_dirent *ent)
+{
+	struct vendor_walk *w = ctx;
+
+	if (ent->is_dir && w->n < ESP_VENDORS_MAX && strlen(ent->name) < sizeof(w->names[0]))
+		vq_snprintf(w->names[w->n++], sizeof(w->names[0]), "%s", ent->name);
+	return 0;
+}
+
+/* On UEFI, RHEL's /boot/grub2/grubenv is a symlink into the ESP
+ * (../efi/EFI/redhat/grubenv), which no file system here can follow:
+ * look for /EFI/VENDOR/grubenv on the ESP itself. */
+static struct grubenv *esp_grubenv(struct scan_volume *esp)
+{
+	struct vendor_walk w = { 0 };
+	char path[96];
+
+	if (!esp->env_tried[2]) {
+		esp->env_tried[2] = true;
+		esp->fs->ops->list(esp->fs, "/EFI", vendor_fn, &w);
+		for (unsigned i = 0; i < w.n && !esp->env[2]; i++) {
+			vq_snprintf(path, sizeof(path), "/EFI/%s/grubenv", w.names[i]);
+			esp->env[2] = read_grubenv(esp, path);
+		}
+	}
+	return esp->env[2];
+}
+
+/* The entry's own file system first, then the ESPs found so far (this
+ * disk's before the others). */
+static const struct grubenv *entry_grubenv(struct boot_scan *s,
+					   struct scan_volume *vol,
+					   const char *prefix)
+{
+	unsigned slot = prefix[0] ? 1 : 0;
+	char path[64];
+
+	if (!vol->env_tried[slot]) {
+		vol->env_tried[slot] = true;
+		vq_snprintf(path, sizeof(path), "%s/grub2/grubenv", prefix);
+		vol->env[slot] = read_grubenv(vol, path);
+	}
+	if (vol->env[slot])
+		return vol->env[slot];
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < s->nvols; i++) {
+			struct scan_volume *v = &s->vols[i];
+
+			if (v->kind != PART_KIND_ESP ||
+			    (v->disk_index == vol->disk_index) != (pass == 0))
+				continue;
+			if (esp_grubenv(v))
+				return v->env[2];
+		}
+	}
+	return NULL;
+}
+
+/* ---- type #1 entries ---------------------------------------------------------- */
+
 static void add_entry_file(struct entry_walk *w, const char *name)
 {
 	char path[300];
@@ -30,16 +146,18 @@ static void add_entry_file(struct entry_walk *w, const char *name)
 	size_t len;
 	struct bls_entry *e;
 
-	vq_snprintf(path, sizeof(path), "/loader/entries/%s", name);
+	vq_snprintf(path, sizeof(path), "%s/%s", w->dir, name);
 	if (fs_read_all(w->vol->fs, path, SCAN_ENTRY_MAX_BYTES, &text, &len)) {
 		log_warn("%s: skipping entry %s", w->vol->name, path);
 		return;
 	}
 	if (!bls_parse_entry(name, text, len, &e)) {
-		e->disk_index = w->vol->disk_index;
-		e->part_index = (unsigned)(w->vol - w->s->vols);
-		if (bls_list_add(&w->s->entries, e))
-			log_warn("%s: too many entries, %s dropped", w->vol->name, path);
+		if (w->prefix[0])
+			bls_entry_prefix_paths(e, w->prefix);
+		if (bls_entry_has_vars(e))
+			bls_entry_expand(e, entry_grubenv(w->s, w->vol, w->prefix));
+		add_entry(w->s, w->vol, e, path);
+		w->found++;
 	}
 	plat_free(text);
 }
@@ -50,6 +168,44 @@ static int entry_dir_fn(void *ctx, const struct fs_dirent *ent)
 		add_entry_file(ctx, ent->name);
 	return 0;
 }
+
+/* -1 when the directory is not there; else the entries found in it. */
+static int scan_entry_dir(struct boot_scan *s, struct scan_volume *vol,
+			  const char *dir, const char *prefix)
+{
+	struct entry_walk w = { s, vol, dir, prefix, 0 };
+
+	if (vol->fs->ops->list(vol->fs, dir, entry_dir_fn, &w) < 0)
+		return -1;
+	return (int)w.found;
+}
+
+/* ---- type #2 entries ------------------------------------------------------------ */
+
+static int uki_dir_fn(void *ctx, const struct fs_dirent *ent)
+{
+	struct entry_walk *w = ctx;
+	struct bls_entry *e;
+
+	if (ent->is_dir || !ends_with_nocase(ent->name, ".efi"))
+		return 0;
+	if (uki_read_entry(w->vol->fs, UKI_DIR, ent->name, w->vol->name, &e) == 0) {
+		add_entry(w->s, w->vol, e, ent->name);
+		w->found++;
+	}
+	return 0;
+}
+
+static int scan_uki_dir(struct boot_scan *s, struct scan_volume *vol)
+{
+	struct entry_walk w = { s, vol, UKI_DIR, "", 0 };
+
+	if (vol->fs->ops->list(vol->fs, UKI_DIR, uki_dir_fn, &w) < 0)
+		return -1;
+	return (int)w.found;
+}
+
+/* ---- volumes ------------------------------------------------------------------------ */
 
 static void read_loader_conf(struct boot_scan *s, struct scan_volume *vol)
 {
@@ -72,14 +228,62 @@ static void read_loader_conf(struct boot_scan *s, struct scan_volume *vol)
 	plat_free(text);
 }
 
+/* "2 entries in /loader/entries" or "no /loader/entries". */
+static size_t say_found(char *buf, size_t size, int n, const char *dir)
+{
+	if (n < 0)
+		return (size_t)vq_snprintf(buf, size, ", no %s", dir);
+	return (size_t)vq_snprintf(buf, size, ", %d entr%s in %s", n,
+				   n == 1 ? "y" : "ies", dir);
+}
+
+static const char *vol_what(const struct scan_volume *vol)
+{
+	static const char *const kinds[] = {
+		[PART_KIND_OTHER] = "other partition",
+		[PART_KIND_ESP] = "esp partition",
+		[PART_KIND_XBOOTLDR] = "xbootldr partition",
+		[PART_KIND_LINUX] = "linux partition",
+	};
+
+	if (vol->part_number == 0)
+		return "whole disk";
+	return (unsigned)vol->kind < ARRAY_SIZE(kinds) ? kinds[vol->kind] : "partition";
+}
+
 static void scan_volume(struct boot_scan *s, struct scan_volume *vol)
 {
-	struct entry_walk w = { s, vol };
+	bool boot_part = vol->kind == PART_KIND_ESP || vol->kind == PART_KIND_XBOOTLDR;
+	char what[160];
+	size_t n;
+	int found[2];
 
-	/* Volumes without /loader are skipped quietly: a missing file is not
-	 * an error to fs_read_all or list. */
 	read_loader_conf(s, vol);
-	vol->fs->ops->list(vol->fs, "/loader/entries", entry_dir_fn, &w);
+	found[0] = scan_entry_dir(s, vol, "/loader/entries", "");
+	/* Unified kernel images live on ESP and XBOOTLDR (spec "Type #2");
+	 * elsewhere a root file system keeps its entries under /boot. */
+	if (boot_part)
+		found[1] = scan_uki_dir(s, vol);
+	else
+		found[1] = scan_entry_dir(s, vol, "/boot/loader/entries", "/boot");
+	n = say_found(what, sizeof(what), found[0], "/loader/entries");
+	say_found(what + VQ_MIN(n, sizeof(what) - 1), sizeof(what) - VQ_MIN(n, sizeof(what) - 1),
+		  found[1], boot_part ? UKI_DIR : "/boot/loader/entries");
+	log_debug("%s: %s, %s%s", vol->name, vol_what(vol), fs_type_name(vol->fs->type),
+		  what);
+}
+
+/* Where entries may be, an unreadable file system is worth saying. */
+static void say_no_fs(const struct scan_volume *vol, int r)
+{
+	int level = vol->kind == PART_KIND_OTHER ? LOG_DEBUG : LOG_INFO;
+
+	if (r == -VQ_ENOENT)
+		log_msg(level, "%s: %s, no file system vqboot knows; skipped", vol->name,
+			vol_what(vol));
+	else
+		log_msg(level, "%s: %s, file system not readable (%s); skipped", vol->name,
+			vol_what(vol), vq_strerror(r));
 }
 
 static struct scan_volume *add_volume(struct boot_scan *s, struct blockdev *disk,
@@ -108,18 +312,25 @@ static struct scan_volume *add_volume(struct boot_scan *s, struct blockdev *disk
 	if (r)
 		return NULL;
 	vq_snprintf(vol->bd.name, sizeof(vol->bd.name), "%s", vol->name);
-	if (fs_mount(&vol->bd, &vol->fs)) {
-		log_debug("%s: no filesystem vqboot reads", vol->name);
+	r = fs_mount(&vol->bd, &vol->fs);
+	if (r) {
+		say_no_fs(vol, r);
 		return NULL;
 	}
 	s->nvols++;
 	return vol;
 }
 
-/* ESP and XBOOTLDR first, as the specification searches them. */
+/* ESP and XBOOTLDR first, as the specification searches them, then what
+ * may be a /boot or a root file system. */
 static int kind_rank(enum part_kind k)
 {
-	return k == PART_KIND_ESP ? 0 : k == PART_KIND_XBOOTLDR ? 1 : 2;
+	switch (k) {
+	case PART_KIND_ESP: return 0;
+	case PART_KIND_XBOOTLDR: return 1;
+	case PART_KIND_LINUX: return 2;
+	default: return 3;
+	}
 }
 
 int scan_disk(struct boot_scan *s, struct blockdev *disk, unsigned disk_index)
@@ -142,7 +353,7 @@ int scan_disk(struct boot_scan *s, struct blockdev *disk, unsigned disk_index)
 		if (vol)
 			scan_volume(s, vol);
 	}
-	for (int rank = 0; rank < 3; rank++) {
+	for (int rank = 0; rank < 4; rank++) {
 		for (unsigned i = 0; i < t->count; i++) {
 			if (kind_rank(t->parts[i].kind) != rank)
 				continue;
@@ -235,7 +446,10 @@ struct scan_volume *scan_entry_volume(struct boot_scan *s,
 void scan_free(struct boot_scan *s)
 {
 	bls_list_free(&s->entries);
-	for (unsigned i = 0; i < s->nvols; i++)
+	for (unsigned i = 0; i < s->nvols; i++) {
+		for (unsigned k = 0; k < ARRAY_SIZE(s->vols[i].env); k++)
+			grubenv_free(s->vols[i].env[k]);
 		fs_unmount(s->vols[i].fs);
+	}
 	s->nvols = 0;
 }

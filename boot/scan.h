@@ -1,16 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Finding boot entries: every partition of every disk (ESP and XBOOTLDR
- * first, then any FAT or ext partition; a filesystem on the whole disk too)
- * is searched for /loader/entries/ *.conf and /loader/loader.conf. With no
- * entries anywhere, ext volumes offer automatic entries for /vmlinuz and
- * /boot/vmlinuz-*. EFI-free: disks are struct blockdev.
+ * Finding boot entries on every partition of every disk (a file system on
+ * the whole disk too), ESP and XBOOTLDR first, then Linux partitions (GPT
+ * 0FC63DAF-8483-4772-8E79-3D69D8477DE4, MBR 0x83), then the rest:
+ *   - /loader/entries/ *.conf everywhere (type #1; a RHEL /boot partition
+ *     is a plain Linux partition);
+ *   - /EFI/Linux/ *.efi on ESP and XBOOTLDR (type #2, boot/uki.h);
+ *   - /boot/loader/entries/ *.conf on the others (a root file system
+ *     without a separate /boot; the paths in those entries are relative to
+ *     /boot);
+ *   - /loader/loader.conf (the ESP's wins).
+ * `$variables` in entries are expanded from GRUB's environment block: the
+ * entry's own file system's /grub2/grubenv (/boot/grub2/grubenv for an
+ * entry under /boot), else an ESP's /EFI/VENDOR/grubenv. With no entries
+ * anywhere, ext volumes offer automatic entries for /vmlinuz and
+ * /boot/vmlinuz-*. In verbose mode every volume says what was found on it
+ * or why it was skipped. EFI-free: disks are struct blockdev.
  */
 #ifndef VQ_SCAN_H
 #define VQ_SCAN_H
 
 #include "boot/bls.h"
 #include "boot/fs.h"
+#include "boot/grubenv.h"
 #include "boot/part.h"
 
 #define SCAN_MAX_VOLUMES 32
@@ -24,6 +36,11 @@ struct scan_volume {
 	enum part_kind kind;
 	char guid[37];            /* GPT partition GUID, "" otherwise */
 	char name[48];            /* "vblk 00:03.0 p2" */
+	/* GRUB environment blocks, read when an entry first needs one:
+	 * [0] for /loader/entries, [1] for /boot/loader/entries, [2] an ESP's
+	 * /EFI/VENDOR/grubenv. */
+	struct grubenv *env[3];
+	bool env_tried[3];
 };
 
 struct boot_scan {
