@@ -12,6 +12,7 @@
 #include "apps/vqboot/screen.h"
 #include "efi/vdevs.h"
 #include "boot/load.h"
+#include "boot/uki.h"
 #include "lib/log.h"
 #include "boot/opts.h"
 #include "lib/plat.h"
@@ -203,7 +204,11 @@ static void report_load(struct vqboot *vb, const struct bls_entry *e,
 		 (unsigned long long)(l->read_us / 1000), (unsigned long long)rate,
 		 (unsigned long long)bounced,
 		 (unsigned long long)((now - vb->start_us) / 1000));
-	log_info("vqboot: command line: %s", l->cmdline);
+	if (e->kind == BLS_KIND_UKI && !l->cmdline[0])
+		log_info("vqboot: command line: none passed, the image's own%s",
+			 e->has_cmdline ? " .cmdline" : " (it has no .cmdline)");
+	else
+		log_info("vqboot: command line: %s", l->cmdline);
 }
 
 /* Returns only when the entry did not boot, with the reason. */
@@ -233,6 +238,12 @@ static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdlin
 	plat_free(edited);
 	if (r)
 		return efi_from_vq(r);
+	/* A unified kernel image's stub takes the command line: ours only
+	 * when the user changed it, by systemd-stub's rules (its Secure Boot
+	 * test is the SecureBoot variable). */
+	if (e->kind == BLS_KIND_UKI &&
+	    !uki_pass_cmdline(e, cmdline, vb->opts.append, sb_state()->secure_boot))
+		l.cmdline[0] = '\0';
 	report_load(vb, e, &l);
 	tpm_boot_prepare(&vb->tpm, &vb->scan, e, &l, was_edited);
 	bli_set_exec(e->id);
