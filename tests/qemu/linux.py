@@ -5,6 +5,7 @@ import fcntl
 import hashlib
 import os
 import sys
+import tempfile
 
 from vm import BUILD, TOP
 
@@ -49,6 +50,54 @@ def extra_initrd(name, content):
         mkdisk.run(["sh", os.path.join(TOP, "scripts", "mkinitrd.sh"), out, "-",
                     "extra", name, content])
     return out, hashlib.md5((content + "\n").encode()).hexdigest()
+
+
+STUB = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+OSREL_DEBIAN = ('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
+                'VERSION_ID="12"\nID=debian\n')
+
+
+def uki(name, cmdline, osrel=OSREL_DEBIAN, initrds=None, uname=None):
+    """A unified kernel image made as systemd-stub(7) says: objcopy of the
+    stub with .osrel, .cmdline (None: none), .uname, Debian's kernel as
+    .linux and the initrds (default: the test busybox one) as .initrd."""
+    vmlinuz, kver = kernel()
+    out = os.path.join(CACHE, f"uki-{name}.efi")
+    work = out + ".parts"
+    os.makedirs(work, exist_ok=True)
+    parts = {"osrel": osrel.encode(), "uname": (uname or kver).encode()}
+    if cmdline is not None:
+        parts["cmdline"] = cmdline.encode()
+    rd = b""
+    for path in initrds or [busybox_initrd()]:
+        with open(path, "rb") as f:
+            data = f.read()
+        rd += data + b"\0" * (-len(data) % 4)
+    parts["initrd"] = rd
+    for k, v in parts.items():
+        with open(os.path.join(work, k), "wb") as f:
+            f.write(v)
+    vma = {"osrel": "0x20000", "cmdline": "0x30000", "uname": "0x50000",
+           "initrd": "0x3000000"}
+    cmd = ["objcopy"]
+    for k in parts:
+        cmd += ["--add-section", f".{k}={os.path.join(work, k)}",
+                "--change-section-vma", f".{k}={vma[k]}"]
+    cmd += ["--add-section", f".linux={vmlinuz}", "--change-section-vma", ".linux=0x2000000",
+            STUB, out]
+    mkdisk.run(cmd)
+    return out
+
+
+def grubenv(**values):
+    """GRUB's environment block as grub-editenv writes it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "grubenv")
+        mkdisk.run(["grub-editenv", path, "create"])
+        if values:
+            mkdisk.run(["grub-editenv", path, "set"] + [f"{k}={v}" for k, v in values.items()])
+        with open(path, "rb") as f:
+            return f.read()
 
 
 def entry(title, linux, initrds=(), options="", extra=""):

@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: MIT
+"""Disks laid out the way distributions lay them out: unified kernel images
+(made with objcopy from systemd's stub, Debian's kernel and the test
+initramfs inside), alone and beside type #1 entries; an entry under /boot
+on an ext4 root file system; RHEL 8's plain Linux /boot partition with
+`options $kernelopts` from grubenv. Each boot checks the command line and
+the initrd Linux saw, and that every disk image is byte-identical."""
+import os
+import re
+
+from conftest import TAG, VQBOOT, Disk, tools_cd
+from linux import CONSOLE, OSREL_DEBIAN, busybox_initrd, entry, extra_initrd, grubenv, kernel, uki
+from test_boot import boot, check_linux, disk_path, esp_boot_files
+import mkdisk
+from mkdisk import Part
+
+
+def one_disk(name, parts):
+    path = disk_path(name)
+    mkdisk.build_disk(path, parts)
+    return Disk(path)
+
+
+def saw_initrd(vm, log, name, md5):
+    assert f"VQ-INITRD: /vq-initrd-{name}.txt {md5}" in log, \
+        f"Linux did not get initrd {name}; log {vm.log_path}"
+
+
+def test_uki_alone(vm_name):
+    """Only a UKI on the ESP: its stub boots Linux with the embedded
+    .cmdline (vqboot passes none) and the embedded .initrd."""
+    rd, md5 = extra_initrd("uki", "inside the unified image")
+    image = uki("alone", CONSOLE + " vq.test=uki-alone",
+                initrds=[busybox_initrd(), rd])
+    files = esp_boot_files()
+    files["/EFI/Linux/debian-uki.efi"] = image
+    disk = one_disk(vm_name, [Part("esp", "fat32", 64, files)])
+    vm, log = boot(vm_name, [(disk, "")])
+    check_linux(vm, log, ["vq.test=uki-alone"])
+    saw_initrd(vm, log, "uki", md5)
+    assert "command line: none passed, the image's own .cmdline" in log, vm.log_path
+    assert "booting debian-uki" in log, vm.log_path
+    disk.assert_unchanged()
+
+
+def test_uki_beside_type1(vm_name):
+    """A UKI on the ESP and type #1 entries on XBOOTLDR, in one menu sorted
+    as the specification says: sort-key debian for both, and the UKI's
+    version 12 is newer than 6.1, so it is first and the default; the
+    fedora-like entry (sort-key fedora) after both, the one without a
+    sort-key last."""
+    vmlinuz, kver = kernel()
+    image = uki("beside", CONSOLE + " vq.test=uki-beside")
+    esp_files = esp_boot_files(b"timeout 2\n")
+    esp_files["/EFI/Linux/debian-12.efi"] = image
+    xbl = Part("xbootldr", "ext4", 48, {
+        f"/vmlinuz-{kver}": vmlinuz, "/initrd.img": busybox_initrd(),
+        "/loader/entries/debian-t1.conf":
+            entry("Debian type 1", f"/vmlinuz-{kver}", ["/initrd.img"],
+                  CONSOLE + " vq.test=type1", extra=f"sort-key debian\nversion {kver}\n"),
+        "/loader/entries/other.conf":
+            entry("Other", f"/vmlinuz-{kver}", ["/initrd.img"], CONSOLE + " vq.test=other",
+                  extra="sort-key fedora\n"),
+        "/loader/entries/plain.conf":
+            entry("Plain", f"/vmlinuz-{kver}", ["/initrd.img"], CONSOLE + " vq.test=plain")})
+    disk = one_disk(vm_name, [Part("esp", "fat32", 64, esp_files), xbl])
+    vm, log = boot(vm_name, [(disk, "")])
+    menu = re.findall(r"^[ >] (\d)\) (.*)$", log, re.M)
+    titles = [t for _, t in menu[:4]]
+    assert titles == ["Debian GNU/Linux 12 (bookworm)  [default]", "Debian type 1",
+                      "Other", "Plain"], f"menu {menu}; log {vm.log_path}"
+    check_linux(vm, log, ["vq.test=uki-beside"])
+    disk.assert_unchanged()
+
+
+def test_uki_appended_cmdline(vm_name):
+    """Run from the shell with --entry and --append: the line changed, so
+    vqboot passes it as load options and the stub (no Secure Boot) uses it
+    instead of its .cmdline."""
+    image = uki("append", CONSOLE + " vq.test=uki-append")
+    files = {"/loader/loader.conf": b"timeout 10\n", "/EFI/Linux/deb.efi": image}
+    disk = one_disk(vm_name, [Part("esp", "fat32", 64, files)])
+    startup = tools_cd() + ['vqboot.efi --entry deb --append "vq.extra=appended"']
+    vm, log = boot(vm_name, [(disk, "")], tools={"vqboot.efi": VQBOOT, "vqtools.tag": TAG},
+                   startup=startup)
+    check_linux(vm, log, ["vq.test=uki-append", "vq.extra=appended"])
+    disk.assert_unchanged()
+
+
+def test_root_fs_boot_entries(vm_name):
+    """No entries on the ESP; an ext4 root file system keeps them in
+    /boot/loader/entries with paths relative to /boot (a decoy kernel at
+    the top of the file system must not be the one read)."""
+    vmlinuz, kver = kernel()
+    rd, md5 = extra_initrd("rootfs", "from /boot on the root file system")
+    root = Part("linux", "ext4", 64, {
+        f"/boot/vmlinuz-{kver}": vmlinuz, "/boot/initrd.img": busybox_initrd(),
+        "/boot/extra.img": rd, f"/vmlinuz-{kver}": b"decoy, not a kernel\n",
+        "/etc/os-release": OSREL_DEBIAN.encode(),
+        "/boot/loader/entries/debian.conf":
+            entry("Debian on the root fs", f"/vmlinuz-{kver}", ["/initrd.img", "extra.img"],
+                  CONSOLE + " vq.test=rootfs-boot")})
+    disk = one_disk(vm_name, [Part("esp", "fat32", 64, esp_boot_files()), root])
+    vm, log = boot(vm_name, [(disk, "")])
+    check_linux(vm, log, ["vq.test=rootfs-boot"])
+    saw_initrd(vm, log, "rootfs", md5)
+    disk.assert_unchanged()
+
+
+def rhel_entry(kver):
+    return (f"title Red Hat Enterprise Linux ({kver}) 8.0 (Ootpa)\n"
+            f"version {kver}\n"
+            f"linux /vmlinuz-{kver}\n"
+            f"initrd /initramfs-{kver}.img $tuned_initrd\n"
+            "options $kernelopts $tuned_params\n"
+            f"id rhel-20190313123447-{kver}\n"
+            "grub_users $grub_users\n"
+            "grub_arg --unrestricted\n"
+            "grub_class kernel\n").encode()
+
+
+def test_rhel8_grubenv(vm_name):
+    """RHEL 8: /boot is a plain Linux partition (not XBOOTLDR) holding the
+    entry, and its options come from $kernelopts in /grub2/grubenv; the
+    second initrd from $tuned_initrd; $tuned_params is unset."""
+    vmlinuz, kver = kernel()
+    rd, md5 = extra_initrd("tuned", "tuned initrd from grubenv")
+    env = grubenv(kernelopts=CONSOLE + " vq.test=rhel8-kernelopts", tuned_initrd="/tuned.img",
+                  saved_entry=f"0123456789abcdef-{kver}")
+    boot_part = Part("linux", "ext4", 64, {
+        f"/vmlinuz-{kver}": vmlinuz, f"/initramfs-{kver}.img": busybox_initrd(),
+        "/tuned.img": rd, "/grub2/grubenv": env,
+        f"/loader/entries/0123456789abcdef-{kver}.conf": rhel_entry(kver)})
+    disk = one_disk(vm_name, [Part("esp", "fat32", 64, esp_boot_files()), boot_part])
+    vm, log = boot(vm_name, [(disk, "")])
+    check_linux(vm, log, ["vq.test=rhel8-kernelopts"])
+    saw_initrd(vm, log, "tuned", md5)
+    assert "$tuned_params is not set in /grub2/grubenv" in log, vm.log_path
+    assert "$kernelopts" not in re.search(r"VQ-CMDLINE: (.*)", log).group(1)
+    disk.assert_unchanged()
