@@ -194,6 +194,47 @@ while read -r codec comp _; do
 	cp "$f" "$out/$t/$comp"
 done < "$images/decomp/manifest" 2>/dev/null || :
 
+# ---- fuzz_uki: unified kernel images and os-release files -------------------
+d=$out/fuzz_uki
+mkdir -p "$d"
+stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nID=debian\n' > "$work/osrel"
+cat > "$d/osrel_fedora" <<'EOS'
+NAME='Fedora Linux'
+IMAGE_ID=fedora-cloud
+IMAGE_VERSION=39.1
+BUILD_ID="b\"1 \$x"
+# comment
+EOS
+cp "$work/osrel" "$d/osrel_debian"
+printf 'console=ttyS0 quiet\n' > "$work/cmdline"
+printf '6.1.0-13-amd64' > "$work/uname"
+head -c 2048 /dev/zero > "$work/linux"
+printf 'HdrS' | dd of="$work/linux" bs=1 seek=514 conv=notrunc status=none
+if [ -e "$stub" ] && command -v objcopy > /dev/null; then
+	objcopy --add-section .osrel="$work/osrel" --change-section-vma .osrel=0x20000 \
+		--add-section .cmdline="$work/cmdline" --change-section-vma .cmdline=0x30000 \
+		--add-section .uname="$work/uname" --change-section-vma .uname=0x50000 \
+		--add-section .linux="$work/linux" --change-section-vma .linux=0x2000000 \
+		--add-section .initrd="$work/cmdline" --change-section-vma .initrd=0x3000000 \
+		--strip-all "$stub" "$d/uki" || rm -f "$d/uki"
+	objcopy --add-section .linux="$work/linux" --change-section-vma .linux=0x2000000 \
+		--strip-all "$stub" "$d/uki_bare" || rm -f "$d/uki_bare"
+	objcopy --strip-all "$stub" "$d/stub" || rm -f "$d/stub"
+fi
+
+# ---- fuzz_grubenv: GRUB environment blocks ----------------------------------
+d=$out/fuzz_grubenv
+mkdir -p "$d"
+cp "$images/grubenv_rhel" "$d/" 2>/dev/null || :
+if command -v grub-editenv > /dev/null; then
+	grub-editenv "$d/empty" create
+	grub-editenv "$d/rhel8" create
+	grub-editenv "$d/rhel8" set "kernelopts=root=/dev/mapper/rhel-root ro crashkernel=auto" \
+		"tuned_params=skew_tick=1" "tuned_initrd=/tuned.img" "saved_entry=x-4.18.0"
+fi
+printf '# GRUB Environment Block\nv0=/a.img /b.img\nkernelopts=$v0 ${v0}\nbad line\n' > "$d/hand"
+
 # ---- device-model targets: synthetic inputs in their formats ----------------
 "${PYTHON:-python3}" - "$out" <<'EOF'
 import os, random, struct, sys
