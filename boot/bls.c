@@ -1064,8 +1064,22 @@ int bls_list_default(const struct bls_list *l, const char *pattern)
 
 int bls_list_find(const struct bls_list *l, const char *id)
 {
+	char bare[BLS_NAME_MAX];
+	size_t n = strlen(id);
+
 	for (size_t i = 0; i < l->count; i++)
 		if (strcmp(l->v[i]->id, id) == 0)
+			return (int)i;
+	/* systemd-boot's ids keep the suffix: take "foo.conf" and "foo.efi". */
+	copy_trunc(bare, sizeof(bare), id);
+	if (n > 5 && eq_nocase(bare + n - 5, ".conf"))
+		bare[n - 5] = '\0';
+	else if (n > 4 && n < sizeof(bare) && eq_nocase(bare + n - 4, ".efi"))
+		bare[n - 4] = '\0';
+	else
+		return -VQ_ENOENT;
+	for (size_t i = 0; i < l->count; i++)
+		if (strcmp(l->v[i]->id, bare) == 0)
 			return (int)i;
 	return -VQ_ENOENT;
 }

@@ -207,7 +207,8 @@ void bls_list_free(struct bls_list *l);
  */
 int bls_list_default(const struct bls_list *l, const char *pattern);
 
-/** Index of the entry with exactly this id, or -VQ_ENOENT. */
+/** Index of the entry with exactly this id (or this id once a ".conf" or
+ * ".efi" is taken off, as systemd-boot names them), or -VQ_ENOENT. */
 int bls_list_find(const struct bls_list *l, const char *id);
 
 /**

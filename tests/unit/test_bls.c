@@ -872,6 +872,11 @@ static void test_uki_in_list(void **state)
 	assert_int_equal(bls_list_default(&l, "debian-type*.conf"), 1);
 	assert_int_equal(bls_list_default(&l, "debian-6*.efi"), 0);
 	assert_int_equal(bls_list_default(&l, "*.EFI"), 0);
+	assert_int_equal(bls_list_find(&l, "debian-6.1"), 0);
+	assert_int_equal(bls_list_find(&l, "debian-6.1.efi"), 0);
+	assert_int_equal(bls_list_find(&l, "debian-type1.conf"), 1);
+	assert_int_equal(bls_list_find(&l, "debian-type1.efi"), 1);
+	assert_int_equal(bls_list_find(&l, "debian-6.1.conf.x"), -VQ_ENOENT);
 	bls_list_free(&l);
 	assert_int_equal(bls_entry_alloc("", ".efi", &u), -VQ_EINVAL);
 }
