@@ -361,7 +361,7 @@ static int text_section(struct uki_file *u, const struct uki_layout *l,
 
 	if (!l->sec[k].present)
 		return 0;
-	if ((r = read_span(u, &l->sec[k], &text)) < 0)
+	if ((r = read_span(u, &l->sec[k], &text)) != 0)
 		return r;
 	r = take(e, text, l->sec[k].size, u->label);
 	plat_free(text);
@@ -426,7 +426,7 @@ int uki_read_entry(struct fs *fs, const char *dir, const char *file_name,
 	struct bls_entry *e;
 	int r;
 
-	if ((r = bls_entry_alloc(file_name, ".efi", &e)) < 0)
+	if ((r = bls_entry_alloc(file_name, ".efi", &e)) != 0)
 		return r;
 	e->kind = BLS_KIND_UKI;
 	if (vq_snprintf(e->efi_path, sizeof(e->efi_path), "%s/%s", dir, file_name) >=
@@ -475,7 +475,7 @@ int uki_check_image(const void *image, size_t size, const char *name,
 	int r;
 
 	*ret_kernel = (struct pe_info){ 0 };
-	if ((r = uki_layout(image, size, size, name, &l)) < 0)
+	if ((r = uki_layout(image, size, size, name, &l)) != 0)
 		return r;
 	k = (const uint8_t *)image + l.sec[UKI_SEC_LINUX].offset;
 	if (!looks_like_linux(k, l.sec[UKI_SEC_LINUX].size)) {
