@@ -15,6 +15,12 @@ import mkdisk
 from mkdisk import Part
 
 
+# A UKI's stub runs after the firmware has loaded the whole image (its
+# SizeOfImage spans the .initrd VMA, 48 MiB and more): give those boots
+# longer on a busy machine.
+UKI_TIMEOUT = 300
+
+
 def one_disk(name, parts):
     path = disk_path(name)
     mkdisk.build_disk(path, parts)
@@ -35,7 +41,7 @@ def test_uki_alone(vm_name):
     files = esp_boot_files()
     files["/EFI/Linux/debian-uki.efi"] = image
     disk = one_disk(vm_name, [Part("esp", "fat32", 64, files)])
-    vm, log = boot(vm_name, [(disk, "")])
+    vm, log = boot(vm_name, [(disk, "")], timeout=UKI_TIMEOUT)
     check_linux(vm, log, ["vq.test=uki-alone"])
     saw_initrd(vm, log, "uki", md5)
     assert "command line: none passed, the image's own .cmdline" in log, vm.log_path
@@ -64,7 +70,7 @@ def test_uki_beside_type1(vm_name):
         "/loader/entries/plain.conf":
             entry("Plain", f"/vmlinuz-{kver}", ["/initrd.img"], CONSOLE + " vq.test=plain")})
     disk = one_disk(vm_name, [Part("esp", "fat32", 64, esp_files), xbl])
-    vm, log = boot(vm_name, [(disk, "")])
+    vm, log = boot(vm_name, [(disk, "")], timeout=UKI_TIMEOUT)
     menu = re.findall(r"^[ >] (\d)\) (.*)$", log, re.M)
     titles = [t for _, t in menu[:4]]
     assert titles == ["Debian GNU/Linux 12 (bookworm)  [default]", "Debian type 1",
@@ -81,8 +87,8 @@ def test_uki_appended_cmdline(vm_name):
     files = {"/loader/loader.conf": b"timeout 10\n", "/EFI/Linux/deb.efi": image}
     disk = one_disk(vm_name, [Part("esp", "fat32", 64, files)])
     startup = tools_cd() + ['vqboot.efi --entry deb --append "vq.extra=appended"']
-    vm, log = boot(vm_name, [(disk, "")], tools={"vqboot.efi": VQBOOT, "vqtools.tag": TAG},
-                   startup=startup)
+    vm, log = boot(vm_name, [(disk, "")], timeout=UKI_TIMEOUT,
+                   tools={"vqboot.efi": VQBOOT, "vqtools.tag": TAG}, startup=startup)
     check_linux(vm, log, ["vq.test=uki-append", "vq.extra=appended"])
     disk.assert_unchanged()
 
