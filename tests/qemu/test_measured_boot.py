@@ -56,7 +56,7 @@ def measured_disk(name, loader_conf):
     return Disk(path), ent, initrd
 
 
-def tpm_boot(name, disk, keys=(), tpm=True, timeout=150):
+def tpm_boot(name, disk, keys=(), tpm=True, timeout=400):
     vm = VM(name, disks=[(disk.path, "")], tpm=tpm)
     with vm:
         log = vm.run(until=r"Booting the default in \d+ s|VQ-LINUX: done", timeout=60)

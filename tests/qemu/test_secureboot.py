@@ -41,7 +41,7 @@ def shim_esp(files, loader=b"timeout 0\n"):
     return Part("esp", "fat32", 64, f)
 
 
-def sb_boot(name, part, until, timeout=150, next_option=False, **vmargs):
+def sb_boot(name, part, until, timeout=300, next_option=False, **vmargs):
     path = disk_path(name)
     mkdisk.build_disk(path, [part])
     disks = [Disk(path)]
@@ -192,3 +192,49 @@ def pe_section(path, want):
         if name == want:
             return data[rptr:rptr + min(vsize, rsize)]
     raise AssertionError(f"{path}: no {want} section")
+
+
+def test_refused_entry_marked_other_boots(vm_name):
+    """At the menu a refused entry is marked, and the user boots another."""
+    vmlinuz, _ = kernel()
+    bad = tampered(vmlinuz, "vmlinuz-tampered")
+    files = {"/vmlinuz": vmlinuz, "/vmlinuz-bad": bad, "/initrd.img": busybox_initrd(),
+             "/loader/entries/a-bad.conf": entry("Bad", "/vmlinuz-bad", ["/initrd.img"],
+                                                 CONSOLE, extra="sort-key a\n"),
+             "/loader/entries/b-good.conf": entry("Good", "/vmlinuz", ["/initrd.img"],
+                                                  CONSOLE + " vq.test=good", extra="sort-key b\n")}
+    path = disk_path(vm_name)
+    mkdisk.build_disk(path, [shim_esp(files, loader=b"timeout 1\n")])
+    disk = Disk(path)
+    vm = VM(vm_name, disks=[(disk.path, "bootindex=1")], secure_boot=True)
+    with vm:
+        vm.run(until=r"did not boot: refused by Secure Boot", timeout=150)
+        vm.run_more(until=r"refused by Secure Boot.*\n(.*\n)*.*Good", timeout=60)
+        vm.type(b"\x1b[B")                      # Down to the good entry
+        vm.run_more(until=r"> 2\) Good", timeout=30)
+        vm.type(b"\r")
+        log = vm.run_more(until=r"VQ-LINUX: done", timeout=150)
+    assert re.search(rf"/vmlinuz-bad on vblk [0-9a-f:.]+ p1: {REFUSED}", log), vm.log_path
+    menu = log.split("did not boot: refused by Secure Boot", 1)[1]
+    assert "[broken]" in menu and "refused by Secure Boot" in menu, \
+        f"the menu did not mark the refused entry; {vm.log_path}"
+    assert "VQ-LINUX: up" in log and "vq.test=good" in log, vm.log_path
+    disk.assert_unchanged()
+
+
+def test_shim_chain_measured(vm_name):
+    """The same chain with a TPM: vqboot's measurements are in the log
+    next to shim's and the firmware's, and the log replays."""
+    from test_measured_boot import check_replay, check_vqboot_events, linux_tpm, vqboot_cmdline
+    vmlinuz, _ = kernel()
+    conf = b"timeout 0\n"
+    ent = entry("Debian", "/vmlinuz", ["/initrd.img"], CONSOLE + " vq.test=sbtpm")
+    part = shim_esp({"/vmlinuz": vmlinuz, "/initrd.img": busybox_initrd(),
+                     "/loader/entries/debian.conf": ent}, loader=conf)
+    vm, log = sb_boot(vm_name, part, r"VQ-LINUX: done", tpm=True, timeout=400)
+    assert "VQ-SECUREBOOT: 1" in log, vm.log_path
+    pcrs, events = linux_tpm(vm, log)
+    check_replay(vm, pcrs, events)
+    initrd = open(busybox_initrd(), "rb").read()
+    initrd += bytes(-len(initrd) % 4)
+    check_vqboot_events(vm, events, vqboot_cmdline(log), conf, ent, initrd)
