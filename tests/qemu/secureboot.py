@@ -30,8 +30,11 @@ def sign(src, name):
     """A copy of src signed with the snakeoil key, in the cache as name."""
     out = os.path.join(CACHE, "signed", name)
     os.makedirs(os.path.dirname(out), exist_ok=True)
+    # Another worker may be copying the last one: replace it whole.
+    tmp = f"{out}.{os.getpid()}"
     subprocess.run(["sbsign", "--key", _key(), "--cert", SNAKEOIL_CERT,
-                    "--output", out, src], check=True, capture_output=True)
+                    "--output", tmp, src], check=True, capture_output=True)
+    os.replace(tmp, out)
     return out
 
 
@@ -39,12 +42,12 @@ def unsigned(src, name):
     """A copy of src with every signature removed."""
     out = os.path.join(CACHE, "unsigned", name)
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    if os.path.exists(out):
-        os.remove(out)
-    subprocess.run(["cp", src, out], check=True)
-    if has_signature(out):
-        subprocess.run(["sbattach", "--remove", out], check=True, capture_output=True)
-    assert not has_signature(out)
+    tmp = f"{out}.{os.getpid()}"
+    subprocess.run(["cp", src, tmp], check=True)
+    if has_signature(tmp):
+        subprocess.run(["sbattach", "--remove", tmp], check=True, capture_output=True)
+    assert not has_signature(tmp)
+    os.replace(tmp, out)
     return out
 
 

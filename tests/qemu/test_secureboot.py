@@ -13,8 +13,6 @@ import os
 import re
 import subprocess
 
-import pytest
-
 from conftest import TAG, VQBOOT, VQDIAG, Disk, parse_json_report, tools_cd
 from linux import CONSOLE, busybox_initrd, entry, kernel
 from secureboot import SHIM, SHIM_SECOND_STAGE, sign, unsigned, verifies
@@ -101,8 +99,9 @@ def tampered(src, name):
     out = os.path.join(BUILD, "qemu-cache", name)
     data = bytearray(open(src, "rb").read())
     data[len(data) // 2] ^= 0x01
-    with open(out, "wb") as f:
+    with open(f"{out}.{os.getpid()}", "wb") as f:
         f.write(data)
+    os.replace(f"{out}.{os.getpid()}", out)
     return out
 
 
