@@ -228,13 +228,13 @@ static void read_loader_conf(struct boot_scan *s, struct scan_volume *vol)
 	plat_free(text);
 }
 
-/* "2 entries in /loader/entries" or "no /loader/entries". */
-static size_t say_found(char *buf, size_t size, int n, const char *dir)
+/* ", 2 entries in /loader/entries" or ", no /loader/entries". */
+static void say_found(char *buf, size_t size, int n, const char *dir)
 {
 	if (n < 0)
-		return (size_t)vq_snprintf(buf, size, ", no %s", dir);
-	return (size_t)vq_snprintf(buf, size, ", %d entr%s in %s", n,
-				   n == 1 ? "y" : "ies", dir);
+		vq_snprintf(buf, size, ", no %s", dir);
+	else
+		vq_snprintf(buf, size, ", %d entr%s in %s", n, n == 1 ? "y" : "ies", dir);
 }
 
 static const char *vol_what(const struct scan_volume *vol)
@@ -254,8 +254,7 @@ static const char *vol_what(const struct scan_volume *vol)
 static void scan_volume(struct boot_scan *s, struct scan_volume *vol)
 {
 	bool boot_part = vol->kind == PART_KIND_ESP || vol->kind == PART_KIND_XBOOTLDR;
-	char what[160];
-	size_t n;
+	char what[2][64];
 	int found[2];
 
 	read_loader_conf(s, vol);
@@ -266,11 +265,11 @@ static void scan_volume(struct boot_scan *s, struct scan_volume *vol)
 		found[1] = scan_uki_dir(s, vol);
 	else
 		found[1] = scan_entry_dir(s, vol, "/boot/loader/entries", "/boot");
-	n = say_found(what, sizeof(what), found[0], "/loader/entries");
-	say_found(what + VQ_MIN(n, sizeof(what) - 1), sizeof(what) - VQ_MIN(n, sizeof(what) - 1),
-		  found[1], boot_part ? UKI_DIR : "/boot/loader/entries");
-	log_debug("%s: %s, %s%s", vol->name, vol_what(vol), fs_type_name(vol->fs->type),
-		  what);
+	say_found(what[0], sizeof(what[0]), found[0], "/loader/entries");
+	say_found(what[1], sizeof(what[1]), found[1],
+		  boot_part ? UKI_DIR : "/boot/loader/entries");
+	log_debug("%s: %s, %s%s%s", vol->name, vol_what(vol),
+		  fs_type_name(vol->fs->type), what[0], what[1]);
 }
 
 /* Where entries may be, an unreadable file system is worth saying. */
