@@ -956,6 +956,14 @@ static int zstd_frame(struct zstd *z, const uint8_t *p, const uint8_t *end, cons
 	return 0;
 }
 
+/* Nothing but zero bytes from @p to @end. */
+static bool zero_tail(const uint8_t *p, const uint8_t *end)
+{
+	while (p < end && *p == 0)
+		p++;
+	return p == end;
+}
+
 static int zstd_frames(struct zstd *z)
 {
 	const uint8_t *p = z->src, *end = z->src + z->src_len;
@@ -965,6 +973,11 @@ static int zstd_frames(struct zstd *z)
 	while (p < end) {
 		uint32_t magic;
 		int r;
+
+		/* btrfs pads a compressed extent with zeros to its sector size;
+		 * no frame starts with a zero byte. */
+		if (p > z->src && zero_tail(p, end))
+			break;
 
 		if (end - p < 4)
 			return corrupt(z, p, "truncated frame magic");

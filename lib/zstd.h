@@ -10,7 +10,8 @@
 #include "lib/compat.h"
 
 /** Zstandard (RFC 8878) decompression of one or more concatenated frames (skippable
- *  frames skipped): raw/RLE/compressed blocks, Huffman and FSE tables, repeat modes,
+ *  frames skipped; zero bytes after the last frame, as btrfs pads an extent to its
+ *  sector size, ignored): raw/RLE/compressed blocks, Huffman and FSE tables, repeat modes,
  *  treeless literals, any window size (btrfs writes frames of at most 128 KiB of
  *  content, possibly without a content size and with a checksum flag: the XXH64
  *  content checksum is verified when present). No dictionaries: a frame with a

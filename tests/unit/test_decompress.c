@@ -531,6 +531,60 @@ static void test_zstd_handmade(void **state)
 	assert_true(vq_xxh64("", 0, 0) == 0xEF46DB3751D8E999ull);
 }
 
+/* A frame padded with zeros to a 4 KiB sector, as btrfs stores it; other
+ * bytes after the frame are refused. */
+static void test_zstd_sector_padding(void **state)
+{
+	size_t clen, olen, len;
+	uint8_t *comp = slurp("decomp/page.l3.zst", &clen);
+	uint8_t *orig = slurp("decomp/page.in", &olen);
+	uint8_t *pad = calloc(1, 4096), *out;
+
+	(void)state;
+	assert_non_null(pad);
+	assert_true(clen < 4096);
+	memcpy(pad, comp, clen);
+	assert_int_equal(run(&codec_zstd, pad, 4096, olen, &out, &len), 0);
+	assert_int_equal(len, olen);
+	assert_memory_equal(out, orig, olen);
+	free(out);
+	pad[4095] = 1;
+	assert_int_equal(run(&codec_zstd, pad, 4096, olen, NULL, &len), -VQ_ECORRUPT);
+	memset(pad, 0, 4096);
+	assert_int_equal(run(&codec_zstd, pad, 4096, olen, NULL, &len), -VQ_ECORRUPT);
+	free(pad);
+	free(comp);
+	free(orig);
+}
+
+/* The 3-byte sequence count: a raw block "abcd", then 0x7F00 sequences of
+ * no literals and 3 bytes at repeat offset 1, which with no literals is
+ * Repeated_Offset2: 4, 1, 4, 1, ... (all codes RLE, no bits to read). */
+static void test_zstd_many_sequences(void **state)
+{
+	static const uint8_t f[] = {
+		0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38,             /* 128 KiB window */
+		0x20, 0x00, 0x00, 'a', 'b', 'c', 'd',           /* raw block */
+		0x4d, 0x00, 0x00,                               /* last, compressed, 9 */
+		0x00, 0xff, 0x00, 0x00, 0x54, 0, 0, 0, 0x01,
+	};
+	const size_t n = 4 + 3 * 0x7F00;
+	uint8_t *want = malloc(n), *out;
+	size_t len;
+
+	(void)state;
+	assert_non_null(want);
+	memcpy(want, "abcd", 4);
+	for (size_t i = 0, pos = 4; i < 0x7F00; i++)
+		for (int k = 0; k < 3; k++, pos++)
+			want[pos] = want[pos - (i & 1 ? 1 : 4)];
+	assert_int_equal(run(&codec_zstd, f, sizeof(f), n, &out, &len), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(out, want, n);
+	free(out);
+	free(want);
+}
+
 /* ---- LZO1X streams made by hand (Documentation/staging/lzo.rst) ------------ */
 
 static void expect_lzo(const uint8_t *in, size_t n, size_t cap, int want, const char *log)
@@ -620,6 +674,8 @@ int main(void)
 		cmocka_unit_test(test_deflate_handmade),
 		cmocka_unit_test(test_zlib_handmade),
 		cmocka_unit_test(test_zstd_handmade),
+		cmocka_unit_test(test_zstd_many_sequences),
+		cmocka_unit_test(test_zstd_sector_padding),
 		cmocka_unit_test(test_lzo_handmade),
 	};
 

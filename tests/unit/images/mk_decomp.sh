@@ -116,11 +116,17 @@ variants = {
     "raw": (6, -15, zlib.Z_DEFAULT_STRATEGY, False),     # no zlib wrapper
     "raw1": (1, -15, zlib.Z_FIXED, False),
 }
+for level in range(2, 10):
+    for mem in (1, 8):
+        variants["l%dm%d" % (level, mem)] = (level, 15, zlib.Z_DEFAULT_STRATEGY, False)
 with open(out + "/manifest", "a") as m:
     for name in names:
         data = open("%s/%s.in" % (out, name), "rb").read()
         for v, (level, wbits, strategy, sync) in variants.items():
-            c = zlib.compressobj(level, zlib.DEFLATED, wbits, 9, strategy)
+            if v[0] == "l" and v[1].isdigit() and name not in ("page", "text"):
+                continue
+            mem = int(v.split("m")[1]) if v[0] == "l" and v[1].isdigit() else 9
+            c = zlib.compressobj(level, zlib.DEFLATED, wbits, mem, strategy)
             if sync:
                 z = b""
                 for i in range(0, len(data), 4096):
@@ -163,6 +169,13 @@ for name in mixed kernel; do
 	add zstd "$name.ultralong.zst" "$name.in"
 	zstd -q -f -1 --zstd=wlog=10,hlog=6,clog=6 "$in" -o "$out/$name.smallwin.zst"
 	add zstd "$name.smallwin.zst" "$name.in"
+done
+# Every level, so that every match finder (fast to btultra2) is read.
+for name in page text; do
+	for v in 2 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21; do
+		zstd -q -f --ultra -"$v" "$out/$name.in" -o "$out/$name.sweep$v.zst"
+		add zstd "$name.sweep$v.zst" "$name.in"
+	done
 done
 # Two frames one after the other decompress to both contents.
 cat "$out/text.l3.zst" "$out/random.nocheck.zst" "$out/hello.l19.zst" \
