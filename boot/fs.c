@@ -11,6 +11,7 @@ static const struct fs_ops *const fs_drivers[] = {
 	&fat_fs_ops,
 	&ext4_fs_ops,
 	&btrfs_fs_ops,
+	&xfs_fs_ops,
 };
 
 int fs_mount(struct blockdev *bd, struct fs **ret)
@@ -58,6 +59,8 @@ const char *fs_type_name(enum fs_type t)
 		return "ext";
 	case FS_BTRFS:
 		return "btrfs";
+	case FS_XFS:
+		return "xfs";
 	default:
 		return "none";
 	}

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Read-only filesystems over a blockdev: FAT12/16/32, ext2/3/4 and btrfs.
+ * Read-only filesystems over a blockdev: FAT12/16/32, ext2/3/4, btrfs and
+ * XFS.
  * Paths are '/'-separated and absolute within the filesystem. FAT lookups
- * are case-insensitive; ext lookups are exact.
+ * are case-insensitive; ext and XFS lookups are exact (XFS made with
+ * ASCII case-insensitive names excepted).
  */
 #ifndef VQ_FS_H
 #define VQ_FS_H
@@ -16,6 +18,7 @@ enum fs_type {
 	FS_FAT32,
 	FS_EXT, /* ext2, ext3 or ext4 */
 	FS_BTRFS,
+	FS_XFS, /* v4 or v5 */
 };
 
 struct fs;
@@ -51,6 +54,7 @@ struct fs_ops {
 extern const struct fs_ops fat_fs_ops;
 extern const struct fs_ops ext4_fs_ops;
 extern const struct fs_ops btrfs_fs_ops;
+extern const struct fs_ops xfs_fs_ops;
 
 /** Every struct fs starts with this. */
 struct fs {

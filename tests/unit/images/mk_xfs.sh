@@ -1,0 +1,523 @@
+# SPDX-License-Identifier: MIT
+# Builds the XFS images tests/unit/test_xfs.c reads, into $1, with Debian's
+# xfsprogs and no root: mkfs.xfs -p PROTOFILE populates each filesystem,
+# xfs_db -x rewrites block maps where mkfs cannot (fragmented files, holes,
+# unwritten extents, extent B+trees of depth 1 and 2) and damages copies,
+# and every undamaged image must pass xfs_repair -n.
+#
+# xfsprogs 6.1 refuses filesystems under 300 MB: the images are 320 MiB
+# sparse files holding a few MiB.
+#
+# Tree (the same in every image):
+#   hello.txt                  "hello, xfs\n"
+#   empty                      0 bytes
+#   boot/vmlinuz-6.1.0-13-amd64   5 MiB + 1234 bytes of the "big" pattern
+#   boot/initrd.img-6.1.0-13-amd64  "initrd image\n"
+#   vmlinuz -> boot/vmlinuz-6.1.0-13-amd64       (relative, as Debian)
+#   initrd.img -> boot/initrd.img-6.1.0-13-amd64
+#   abs_link -> /hello.txt
+#   chain1 -> chain2 -> sub/chain3 -> ../boot/../hello.txt
+#   loop1 -> loop2 -> loop1
+#   dirlink -> boot
+#   long_link -> ././.../hello.txt   (600 bytes: in blocks unless the inode
+#                                      is large)
+#   longest_link -> .//.//.../hello.txt (1020 bytes: two blocks at 1 KiB)
+#   dangling -> nowhere
+#   a/b/c/d/deep.txt           "deep\n"          (short form directories)
+#   blockdir/file_00..file_29  "file N\n"        (a block directory)
+#   leafdir/file_000..file_299 "file N\n"        (a leaf directory)
+#   many/file_00000..file_02499 "file N\n"       (node, with a B+tree map;
+#                              none in xfs_64k.img)
+#   frag_ext, frag, frag_deep  blocks "<name> block NNNNNN\n" repeated,
+#                              remapped after mkfs (see remap())
+#   spare                      2 blocks, given to symlinks on v5 (below)
+#
+# "big" pattern: 32-bit little-endian word i is i * 2654435761 + 12345.
+# For each image X, X.facts holds inode numbers, fork formats and block
+# addresses the test checks, and X.<file>.expect the content a remapped
+# file must read as (computed from xfs_db's own block map).
+set -eu
+exec /usr/bin/python3 - "$1" <<'PYEOF'
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import uuid
+
+OUT = sys.argv[1]
+UUID = "5e1f2a4c-7b3d-4e8a-9c21-0a1b2c3d4e5f"
+SIZE = 320 << 20
+os.makedirs(OUT, exist_ok=True)
+work = tempfile.mkdtemp()
+
+
+def run(*cmd, ok=(0,)):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode not in ok:
+        sys.exit(f"{' '.join(cmd)}: exit {p.returncode}\n{p.stdout}{p.stderr}")
+    return p.stdout
+
+
+def db(img, cmds, expert=False):
+    """Run xfs_db commands from a file; returns what they printed."""
+    path = os.path.join(work, "cmds")
+    with open(path, "w") as f:
+        f.write("\n".join(cmds) + "\n")
+    return run("xfs_db", *(["-x"] if expert else ["-r"]), "-c", f"source {path}", img)
+
+
+# ---- the tree -------------------------------------------------------------
+
+def big_pattern(n):
+    import array
+    words = array.array("I", ((i * 2654435761 + 12345) & 0xffffffff
+                              for i in range(n // 4 + 1)))
+    if sys.byteorder != "little":
+        words.byteswap()
+    return words.tobytes()[:n]
+
+
+def block_pattern(name, blocks, bs):
+    """Block j of a remapped file: "<name> block NNNNNN\\n" repeated."""
+    out = bytearray()
+    for j in range(blocks):
+        line = f"{name} block {j:06d}\n".encode()
+        out += (line * (bs // len(line) + 1))[:bs]
+    return bytes(out)
+
+
+def put(root, rel, data):
+    path = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def make_tree(root, bs, frag_blocks, deep_blocks, many):
+    put(root, "hello.txt", b"hello, xfs\n")
+    put(root, "empty", b"")
+    put(root, "boot/vmlinuz-6.1.0-13-amd64", big_pattern(5 * 1024 * 1024 + 1234))
+    put(root, "boot/initrd.img-6.1.0-13-amd64", b"initrd image\n")
+    put(root, "a/b/c/d/deep.txt", b"deep\n")
+    for d, n, digits in (("blockdir", 30, 2), ("leafdir", 300, 3),
+                         ("many", many, 5)):
+        for i in range(n):
+            put(root, f"{d}/file_{i:0{digits}d}", f"file {i}\n".encode())
+    put(root, "frag_ext", block_pattern("frag_ext", 12, bs))
+    put(root, "frag", block_pattern("frag", frag_blocks, bs))
+    if deep_blocks:
+        put(root, "frag_deep", block_pattern("frag_deep", deep_blocks, bs))
+    put(root, "spare", block_pattern("spare", 2, bs))
+    links = {
+        "vmlinuz": "boot/vmlinuz-6.1.0-13-amd64",
+        "initrd.img": "boot/initrd.img-6.1.0-13-amd64",
+        "abs_link": "/hello.txt",
+        "chain1": "chain2", "chain2": "sub/chain3",
+        "sub/chain3": "../boot/../hello.txt",
+        "loop1": "loop2", "loop2": "loop1",
+        "dirlink": "boot",
+        "long_link": "./" * 295 + "hello.txt",
+        "longest_link": ".//" * 337 + "hello.txt",
+        "dangling": "nowhere",
+    }
+    assert len(links["long_link"]) == 599 and len(links["longest_link"]) == 1020
+    for rel, target in links.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.symlink(target, path)
+
+
+def proto_lines(path, depth):
+    """mkfs.xfs(8) protofile entries for the directory @path."""
+    lines = []
+    for name in sorted(os.listdir(path)):
+        full = os.path.join(path, name)
+        ind = "\t" * depth
+        if os.path.islink(full):
+            lines.append(f"{ind}{name} l--777 0 0 {os.readlink(full)}")
+        elif os.path.isdir(full):
+            lines.append(f"{ind}{name} d--755 0 0")
+            lines += proto_lines(full, depth + 1)
+            lines.append(f"{ind}$")
+        else:
+            lines.append(f"{ind}{name} ---644 0 0 {full}")
+    return lines
+
+
+# ---- looking at an image with xfs_db --------------------------------------
+
+class Image:
+    def __init__(self, path):
+        self.path = path
+        out = db(path, ["sb 0", "p blocksize agblocks agblklog inodesize "
+                        "versionnum features_incompat"])
+        v = dict(l.split(" = ") for l in out.splitlines() if " = " in l)
+        self.bs = int(v["blocksize"])
+        self.agblocks = int(v["agblocks"])
+        self.agblklog = int(v["agblklog"])
+        self.v5 = int(v["versionnum"], 16) & 15 == 5
+        self.u = "u3" if self.v5 else "u"
+
+    def ino(self, path):
+        """Inode number of @path, walking xfs_db's ls output."""
+        ino = None
+        parts = [p for p in path.split("/") if p]
+        cur = "/"
+        for p in parts:
+            for line in db(self.path, [f"ls {cur}"]).splitlines():
+                f = line.split()
+                if len(f) >= 6 and f[-2] == p:
+                    ino = int(f[1])
+                    break
+            else:
+                sys.exit(f"{self.path}: no {path}")
+            cur = cur.rstrip("/") + "/" + p
+        return ino
+
+    def bmap(self, ino):
+        """[(file block, fs block, count, unwritten)] from xfs_db."""
+        ext = []
+        for line in db(self.path, [f"inode {ino}", "bmap"]).splitlines():
+            f = line.split()
+            if f[:2] == ["data", "offset"]:
+                ext.append((int(f[2]), int(f[4]), int(f[7]), int(f[9])))
+        return ext
+
+    def iprint(self, ino, *fields):
+        out = db(self.path, [f"inode {ino}", "p " + " ".join(fields)])
+        return dict(l.split(" = ", 1) for l in out.splitlines() if " = " in l)
+
+    def fsb_byte(self, fsb):
+        agno, agbno = fsb >> self.agblklog, fsb & ((1 << self.agblklog) - 1)
+        return (agno * self.agblocks + agbno) * self.bs
+
+    def fsb_daddr(self, fsb):
+        return self.fsb_byte(fsb) // 512
+
+    def ino_byte(self, ino):
+        out = db(self.path, [f"convert inode {ino} byte"])
+        return int(out.split()[0], 16)
+
+    def read(self, off, n):
+        with open(self.path, "rb") as f:
+            f.seek(off)
+            return f.read(n)
+
+    def content(self, ino):
+        """A file's bytes as xfs_db maps them: holes and unwritten extents
+        read as zeros."""
+        size = int(self.iprint(ino, "core.size")["core.size"])
+        out = bytearray(size)
+        for off, fsb, count, flag in self.bmap(ino):
+            start = off * self.bs
+            if flag or start >= size:
+                continue
+            data = self.read(self.fsb_byte(fsb), count * self.bs)
+            n = min(len(data), size - start)
+            out[start:start + n] = data[:n]
+        return bytes(out)
+
+
+def repair_ok(img):
+    p = subprocess.run(["xfs_repair", "-n", "-f", img], capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        sys.exit(f"xfs_repair -n {img} failed:\n{p.stdout}{p.stderr}")
+
+
+# ---- remapping a file's blocks with xfs_db ---------------------------------
+
+NULLFSB = (1 << 64) - 1
+
+
+def plan_extents(nblocks, lens, hole_every, unwritten_at):
+    """Extents over physical blocks 0..nblocks-1 of the file's original
+    extent, in reverse order so that none continues another on disk, with a
+    hole after every @hole_every extents and one unwritten extent:
+    [(file block, physical index, count, unwritten)]."""
+    plan, lblk, phys, i = [], 0, nblocks, 0
+    while phys > 0:
+        n = min(lens[i % len(lens)], phys)
+        phys -= n
+        plan.append((lblk, phys, n, 1 if i == unwritten_at else 0))
+        lblk += n + (1 if hole_every and i % hole_every == hole_every - 1 else 0)
+        i += 1
+    return plan
+
+
+def write_bmx(img, ino, plan, start):
+    u = img.u
+    cmds = [f"inode {ino}", f"write -d core.nextents {len(plan)}"]
+    for i, (lblk, p, n, flag) in enumerate(plan):
+        cmds += [f"write -d {u}.bmx[{i}].startoff {lblk}",
+                 f"write -d {u}.bmx[{i}].startblock {start + p}",
+                 f"write -d {u}.bmx[{i}].blockcount {n}",
+                 f"write -d {u}.bmx[{i}].extentflag {flag}"]
+    return cmds
+
+
+def btree_block(img, ino, fsb, level, left, right, entries):
+    """One bmbt block (xfs doc §Long Format B+trees), written straight into
+    the image: xfs_db's field writes cannot store a null sibling. Leaves
+    hold extent records, nodes keys and then pointers after room for all
+    keys. xfs_db's block map and xfs_repair check the result."""
+    hdr = 72 if img.v5 else 24
+    blk = bytearray(img.bs)
+    struct.pack_into(">IHHQQ", blk, 0, 0x424d4133 if img.v5 else 0x424d4150,
+                     level, len(entries), left, right)
+    if img.v5:
+        struct.pack_into(">QQ16sQ", blk, 24, img.fsb_daddr(fsb), 0,
+                         uuid.UUID(UUID).bytes, ino)
+    maxrecs = (img.bs - hdr) // 16
+    for i, e in enumerate(entries):
+        if level == 0:
+            lblk, pblk, n, flag = e
+            struct.pack_into(">QQ", blk, hdr + 16 * i,
+                             flag << 63 | lblk << 9 | pblk >> 43,
+                             (pblk & ((1 << 43) - 1)) << 21 | n)
+        else:
+            child, key = e
+            struct.pack_into(">Q", blk, hdr + 8 * i, key)
+            struct.pack_into(">Q", blk, hdr + 8 * maxrecs + 8 * i, child)
+    if img.v5:
+        struct.pack_into("<I", blk, 64, crc32c(blk))
+    with open(img.path, "r+b") as f:
+        f.seek(img.fsb_byte(fsb))
+        f.write(blk)
+
+
+def write_btree(img, ino, plan, start, tree_at, per_leaf, per_node):
+    """A bmbt built by hand over the extents of @plan: leaves of @per_leaf
+    records, then (if @per_node) a level of nodes over @per_node leaves
+    each, the root in the inode. Tree blocks are taken from the file's own
+    blocks at @tree_at, so space accounting stays right. Returns the inode
+    commands and the number of tree blocks."""
+    nxt = tree_at
+    level = 0
+    items = [(l, start + p, n, f) for l, p, n, f in plan]
+    per = per_leaf
+    while True:
+        groups = [items[i:i + per] for i in range(0, len(items), per)]
+        blks = list(range(nxt, nxt + len(groups)))
+        nxt += len(groups)
+        for k, group in enumerate(groups):
+            btree_block(img, ino, blks[k], level,
+                        blks[k - 1] if k else NULLFSB,
+                        blks[k + 1] if k + 1 < len(groups) else NULLFSB, group)
+        items = [(blks[k], groups[k][0][0] if level == 0 else groups[k][0][1])
+                 for k in range(len(groups))]
+        level += 1
+        if level == 2 or not per_node:
+            break
+        per = per_node
+    u = img.u
+    cmds = [f"inode {ino}", "write -d core.format 3",
+            f"write -d core.nextents {len(plan)}",
+            f"write -d {u}.bmbt.level {level}",
+            f"write -d {u}.bmbt.numrecs {len(items)}"]
+    for i, (blk, key) in enumerate(items, 1):
+        cmds += [f"write -d {u}.bmbt.keys[{i}].startoff {key}",
+                 f"write -d {u}.bmbt.ptrs[{i}] {blk}"]
+    return cmds, nxt - tree_at
+
+
+def remap(img, path, how, **kw):
+    """Rewrite the one extent mkfs gave @path: "extents" (a list in the
+    inode), "attr" (a list, then an attribute that squeezes the data fork,
+    so that libxfs itself converts it to a B+tree) or "btree" (a B+tree
+    written here). The size shrinks to the mapped range minus 100 bytes,
+    so the last block is partial."""
+    ino = img.ino(path)
+    (ext,) = img.bmap(ino)
+    assert ext[0] == 0 and ext[3] == 0, ext
+    start, total = ext[1], ext[2]
+    tree = kw.get("tree_blocks", 0)
+    plan = plan_extents(total - tree, kw["lens"], kw.get("hole_every", 0),
+                        kw.get("unwritten_at", -1))
+    end = plan[-1][0] + plan[-1][2]
+    if how == "btree":
+        cmds, used = write_btree(img, ino, plan, start, start + total - tree,
+                                 kw["per_leaf"], kw.get("per_node", 0))
+        assert used == tree, (used, tree)
+    else:
+        cmds = write_bmx(img, ino, plan, start)
+    cmds += [f"inode {ino}", f"write -d core.size {end * img.bs - 100}"]
+    db(img.path, cmds, expert=True)
+    if how == "attr":
+        db(img.path, [f"inode {ino}", f"attr_set -v {kw['attr']} user.pad"],
+           expert=True)
+    got = [(o, b, n, f) for o, b, n, f in img.bmap(ino)]
+    want = [(l, start + p, n, f) for l, p, n, f in plan]
+    assert got == want, f"{img.path} {path}: xfs_db maps {got[:4]}..., wanted {want[:4]}..."
+    return ino
+
+
+def fork(img, ino):
+    v = img.iprint(ino, "core.format")
+    fmt = int(v["core.format"].split()[0])
+    level = 0
+    if fmt == 3:
+        level = int(img.iprint(ino, f"{img.u}.bmbt.level")[f"{img.u}.bmbt.level"])
+    return fmt, level
+
+
+# ---- v5 symlink blocks ----------------------------------------------------
+
+def _crc_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+        table.append(c)
+    return table
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc32c(data):
+    """CRC-32C, the checksum of v5 metadata (the CRC field counted as 0)."""
+    crc = 0xffffffff
+    for b in data:
+        crc = CRC_TABLE[(crc ^ b) & 0xff] ^ (crc >> 8)
+    return crc ^ 0xffffffff
+
+
+def fix_v5_symlinks(img, tree):
+    """mkfs.xfs 6.1 writes a v5 symlink's blocks without their header
+    (magic, offset and length of the piece, CRC, UUID, owner, block
+    number), which the kernel and xfs_repair refuse. Write them as the
+    format wants, one block per extent, taking blocks from /spare where the
+    header leaves too little room."""
+    spare_ino = img.ino("/spare")
+    spare = [fsb + k for _, fsb, n, _ in img.bmap(spare_ino) for k in range(n)]
+    taken = 0
+    for name in ("long_link", "longest_link"):
+        ino = img.ino("/" + name)
+        if fork(img, ino)[0] != 2:
+            continue
+        target = os.readlink(os.path.join(tree, name)).encode()
+        blocks = [fsb + k for _, fsb, n, _ in img.bmap(ino) for k in range(n)]
+        per = img.bs - 56
+        need = -(-len(target) // per)
+        while len(blocks) < need:
+            blocks.append(spare[taken])
+            taken += 1
+        for k, fsb in enumerate(blocks):
+            piece = target[k * per:(k + 1) * per]
+            blk = bytearray(struct.pack(">IIII16sQQQ", 0x58534c4d, k * per,
+                                        len(piece), 0, uuid.UUID(UUID).bytes,
+                                        ino, img.fsb_daddr(fsb), 0) + piece)
+            blk += bytes(img.bs - len(blk))
+            struct.pack_into("<I", blk, 12, crc32c(blk))
+            with open(img.path, "r+b") as f:
+                f.seek(img.fsb_byte(fsb))
+                f.write(blk)
+        cmds = [f"inode {ino}", f"write -d core.nextents {len(blocks)}",
+                f"write -d core.nblocks {len(blocks)}"]
+        for i, fsb in enumerate(blocks):
+            cmds += [f"write -d {img.u}.bmx[{i}].startoff {i}",
+                     f"write -d {img.u}.bmx[{i}].startblock {fsb}",
+                     f"write -d {img.u}.bmx[{i}].blockcount 1"]
+        db(img.path, cmds, expert=True)
+    left = spare[taken:]
+    cmds = [f"inode {spare_ino}", f"write -d core.nextents {len(left)}",
+            f"write -d core.nblocks {len(left)}",
+            f"write -d core.size {len(left) * img.bs}"]
+    for i, fsb in enumerate(left):
+        cmds += [f"write -d {img.u}.bmx[{i}].startoff {i}",
+                 f"write -d {img.u}.bmx[{i}].startblock {fsb}",
+                 f"write -d {img.u}.bmx[{i}].blockcount 1"]
+    db(img.path, cmds, expert=True)
+
+
+# ---- images ---------------------------------------------------------------
+
+FRAG_LENS = [2, 1, 3, 4]
+
+
+def mkimg(name, opts, bs=4096, isize=None, deep=None, many=2500):
+    """mkfs.xfs @opts over the tree, then the remaps; returns the Image."""
+    path = os.path.join(OUT, name)
+    v5 = "crc=0" not in opts
+    isize = isize or (512 if v5 else 256)
+    # "frag" gets two extents fewer than its inode's fork holds, then an
+    # attribute 24 bytes larger than what is left beside them.
+    literal = isize - (176 if v5 else 100)
+    nfrag = literal // 16 - 2
+    frag_blocks = sum(FRAG_LENS[i % len(FRAG_LENS)] for i in range(nfrag))
+    tree = os.path.join(work, name + ".tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    make_tree(tree, bs, frag_blocks, deep["blocks"] if deep else 0, many)
+    proto = os.path.join(work, name + ".proto")
+    with open(proto, "w") as f:
+        f.write("/dev/null\n0 0\nd--755 0 0\n")
+        f.write("\n".join(proto_lines(tree, 1)) + "\n$\n")
+    if os.path.exists(path):
+        os.unlink(path)
+    with open(path, "wb") as f:
+        f.truncate(SIZE)
+    # No reverse-map btree: its records would disagree with the remaps.
+    run("mkfs.xfs", "-q", "-f", "-L", "vqxfs", "-m", f"uuid={UUID}",
+        *(["-m", "rmapbt=0"] if v5 else []), "-b", f"size={bs}",
+        "-i", f"size={isize}", *opts, "-p", proto, path)
+    img = Image(path)
+    assert img.bs == bs and img.v5 == v5
+    if v5:
+        fix_v5_symlinks(img, tree)
+    facts = {}
+    ino = remap(img, "/frag_ext", "extents", lens=[1, 2, 3], hole_every=2,
+                unwritten_at=3)
+    facts["frag_ext"] = (ino,) + fork(img, ino)
+    ino = remap(img, "/frag", "attr", lens=FRAG_LENS, hole_every=5,
+                unwritten_at=6, attr=literal - nfrag * 16 + 24)
+    facts["frag"] = (ino,) + fork(img, ino)
+    if deep:
+        ino = remap(img, "/frag_deep", "btree", lens=[1], hole_every=50,
+                    unwritten_at=77, **deep["tree"])
+        facts["frag_deep"] = (ino,) + fork(img, ino)
+    repair_ok(path)
+    for f in facts:
+        with open(f"{path}.{f}.expect", "wb") as out:
+            out.write(img.content(facts[f][0]))
+    for f in ("a", "blockdir", "leafdir", "many", "long_link", "longest_link",
+              "hello.txt"):
+        if f == "many" and not many:
+            continue
+        ino = img.ino("/" + f)
+        facts[f] = (ino,) + fork(img, ino)
+    with open(path + ".facts", "w") as out:
+        for k, (ino, fmt, level) in facts.items():
+            out.write(f"{k} {ino} {fmt} {level}\n")
+        out.write(f"many_count {many}\n")
+    # mkfs wrote the log and padding as zeros: give that space back.
+    run("cp", "--sparse=always", path, path + ".tmp")
+    os.replace(path + ".tmp", path)
+    return img
+
+
+v5 = mkimg("xfs_v5.img", [])
+mkimg("xfs_v4.img", ["-m", "crc=0", "-n", "ftype=0"])
+mkimg("xfs_v4_ftype.img", ["-m", "crc=0", "-n", "ftype=1"], isize=512)
+# 1 KiB blocks: leaves and nodes hold 59 entries (at least 29 below the
+# root): a depth-2 tree of 2 nodes over 60 leaves of 30 extents.
+mkimg("xfs_1k.img", [], bs=1024,
+      deep={"blocks": 1800 + 62,
+            "tree": {"tree_blocks": 62, "per_leaf": 30, "per_node": 30}})
+# 512-byte blocks (v4 only): 30 entries, at least 15: 2 nodes over 32
+# leaves of 20 extents. Directory blocks stay 4 KiB: 8 blocks each.
+mkimg("xfs_512.img", ["-m", "crc=0"], bs=512,
+      deep={"blocks": 640 + 34,
+            "tree": {"tree_blocks": 34, "per_leaf": 20, "per_node": 16}})
+mkimg("xfs_4kn.img", ["-s", "size=4096"])
+mkimg("xfs_dir64k.img", ["-n", "size=65536"])
+mkimg("xfs_i2048.img", [], isize=2048)
+mkimg("xfs_64k.img", [], bs=65536, many=0)
+mkimg("xfs_ci.img", ["-n", "version=ci"])
+mkimg("xfs_nrext64.img", ["-i", "nrext64=1"])
+
+shutil.rmtree(work)
+PYEOF
