@@ -1056,7 +1056,8 @@ static int xfs_dirent_at(const struct xfs_file *dir, const uint8_t *blk,
 	return 0;
 }
 
-/* Call @fn on every entry between the header and @end. */
+/* Call @fn (if any: else only check) on every entry between the header and
+ * @end. */
 static int xfs_dir_entries(const struct xfs_file *dir, const uint8_t *blk,
 			   uint32_t end, uint64_t daddr, xfs_dirent_fn fn,
 			   void *ctx)
@@ -1067,7 +1068,7 @@ static int xfs_dir_entries(const struct xfs_file *dir, const uint8_t *blk,
 
 		if (r < 0)
 			return r;
-		if (e.used) {
+		if (e.used && fn) {
 			r = fn(ctx, e.ino, e.name, e.name_len);
 			if (r)
 				return r;
@@ -1088,39 +1089,34 @@ static uint64_t xfs_sf_ino(const uint8_t *p, uint32_t isize)
  * xfs doc §Short Form Directories: in the inode, a count, whether inode
  * numbers take 8 bytes, the parent, then entries (name length, offset tag,
  * name, file type with ftype, inode number) filling exactly di_size bytes.
- * "." is not stored; ".." is the parent.
+ * "." is not stored; ".." is the parent. The whole area is checked before
+ * the first entry is used, with @fn NULL.
  */
-static int xfs_sf_walk(const struct xfs_fs *fs, const struct xfs_inode *dir,
-		       xfs_dirent_fn fn, void *ctx, uint64_t *ret_parent)
+static int xfs_sf_entries(const struct xfs_fs *fs, const struct xfs_inode *dir,
+			  xfs_dirent_fn fn, void *ctx)
 {
 	const uint8_t *sf = dir->fork;
 	uint32_t isize = sf[1] ? 8 : 4, size = (uint32_t)dir->size;
 	uint32_t pos = 2 + isize;
 
-	if (dir->size > dir->fork_size || size < pos)
-		return log_err(-VQ_ECORRUPT,
-			       "xfs %s: short form directory inode %llu of %llu "
-			       "bytes, its fork holds %u",
-			       xfs_dev(fs), (unsigned long long)dir->ino,
-			       (unsigned long long)dir->size, dir->fork_size);
-	*ret_parent = xfs_sf_ino(sf + 2, isize);
 	for (unsigned i = 0; i < sf[0]; i++) {
 		uint32_t len = pos + 3 <= size ? sf[pos] : 0;
 		uint32_t entsize = 3 + len + fs->ftype + isize;
 		const char *name = (const char *)sf + pos + 3;
 		int r;
 
-		if (len == 0 || entsize > size - pos ||
-		    !xfs_name_ok(name, len))
+		if (len == 0 || entsize > size - pos || !xfs_name_ok(name, len))
 			return log_err(-VQ_ECORRUPT,
 				       "xfs %s: short form directory inode %llu "
 				       "entry %u at %u is damaged",
 				       xfs_dev(fs), (unsigned long long)dir->ino,
 				       i, pos);
-		r = fn(ctx, xfs_sf_ino(sf + pos + entsize - isize, isize),
-		       name, len);
-		if (r)
-			return r;
+		if (fn) {
+			r = fn(ctx, xfs_sf_ino(sf + pos + entsize - isize, isize),
+			       name, len);
+			if (r)
+				return r;
+		}
 		pos += entsize;
 	}
 	if (pos != size)
@@ -1130,6 +1126,25 @@ static int xfs_sf_walk(const struct xfs_fs *fs, const struct xfs_inode *dir,
 			       xfs_dev(fs), (unsigned long long)dir->ino, sf[0],
 			       pos, size);
 	return 0;
+}
+
+static int xfs_sf_walk(const struct xfs_fs *fs, const struct xfs_inode *dir,
+		       xfs_dirent_fn fn, void *ctx, uint64_t *ret_parent)
+{
+	uint32_t isize = dir->fork[1] ? 8 : 4;
+	int r;
+
+	if (dir->size > dir->fork_size || dir->size < 2 + isize)
+		return log_err(-VQ_ECORRUPT,
+			       "xfs %s: short form directory inode %llu of %llu "
+			       "bytes, its fork holds %u",
+			       xfs_dev(fs), (unsigned long long)dir->ino,
+			       (unsigned long long)dir->size, dir->fork_size);
+	r = xfs_sf_entries(fs, dir, NULL, NULL);
+	if (r < 0)
+		return r;
+	*ret_parent = xfs_sf_ino(dir->fork + 2, isize);
+	return xfs_sf_entries(fs, dir, fn, ctx);
 }
 
 /* ---- listing ------------------------------------------------------------- */
@@ -1345,6 +1360,10 @@ static int xfs_lookup_addr(struct xfs_lookup *l, uint32_t addr)
 		if (r == 0)
 			r = xfs_dir_data_check(&l->dir, l->data, l->data_daddr,
 					       l->block, &l->data_end);
+		/* The whole block, not just the entry looked for. */
+		if (r == 0)
+			r = xfs_dir_entries(&l->dir, l->data, l->data_end,
+					    l->data_daddr, NULL, NULL);
 		if (r < 0)
 			return r;
 		l->data_blk = dablk + 1;
@@ -1408,6 +1427,16 @@ static int xfs_lookup_leaf(struct xfs_lookup *l, const uint8_t *ents,
 	return 0;
 }
 
+/* Binary searches need sorted hashes: the first 4 bytes of each entry. */
+static bool xfs_hashes_sorted(const uint8_t *ents, unsigned n, size_t stride)
+{
+	for (unsigned i = 1; i < n; i++)
+		if (be32(ents + (size_t)i * stride) <
+		    be32(ents + (size_t)(i - 1) * stride))
+			return false;
+	return true;
+}
+
 static int xfs_bad_leaf(const struct xfs_lookup *l, uint64_t daddr,
 			const char *why)
 {
@@ -1430,6 +1459,9 @@ static int xfs_lookup_block(struct xfs_lookup *l)
 			    xfs_dev(l->dir.fs), (unsigned long long)l->dir.inode.ino);
 	if (r == 0)
 		r = xfs_dir_data_check(&l->dir, l->data, daddr, true, &end);
+	if (r < 0)
+		return r;
+	r = xfs_dir_entries(&l->dir, l->data, end, daddr, NULL, NULL);
 	if (r < 0)
 		return r;
 	l->data_blk = 1;
@@ -1498,6 +1530,8 @@ static int xfs_leaf_entries(const struct xfs_lookup *l, uint64_t daddr,
 	if (n > (end - hdr) / XFS_DIR2_LEAF_ENTRY)
 		return xfs_bad_leaf(l, daddr, "more entries than the block "
 					      "holds");
+	if (!xfs_hashes_sorted(l->leaf + hdr, n, XFS_DIR2_LEAF_ENTRY))
+		return xfs_bad_leaf(l, daddr, "hashes out of order");
 	*ret_n = n;
 	return 0;
 }
@@ -1517,6 +1551,8 @@ static int xfs_node_child(const struct xfs_lookup *l, uint64_t daddr,
 
 	if (n == 0 || n > (fs->dirblk_size - hdr) / XFS_DA_NODE_ENTRY)
 		return xfs_bad_leaf(l, daddr, "node entry count out of range");
+	if (!xfs_hashes_sorted(ents, n, XFS_DA_NODE_ENTRY))
+		return xfs_bad_leaf(l, daddr, "node hashes out of order");
 	if (level == 0 || level > XFS_DA_NODE_MAXDEPTH ||
 	    (want >= 0 && level != (unsigned)want))
 		return log_err(-VQ_ECORRUPT,

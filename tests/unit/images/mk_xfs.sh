@@ -354,6 +354,19 @@ def remap(img, path, how, **kw):
     return ino
 
 
+def dir_form(img, ino, fmt):
+    """xfs doc §Directories: short form in the inode; block when nothing is
+    mapped at the 32 GiB leaf offset; leaf or node by the magic there."""
+    if fmt == 1:
+        return "sf"
+    leaf = (32 << 30) // img.bs
+    for off, fsb, n, _ in img.bmap(ino):
+        if off <= leaf < off + n:
+            magic = img.read(img.fsb_byte(fsb + leaf - off) + 8, 2)
+            return {b"\xd2\xf1": "leaf", b"\x3d\xf1": "leaf"}.get(magic, "node")
+    return "block"
+
+
 def fork(img, ino):
     v = img.iprint(ino, "core.format")
     fmt = int(v["core.format"].split()[0])
@@ -468,7 +481,7 @@ def mkimg(name, opts, bs=4096, isize=None, deep=None, many=2500):
     assert img.bs == bs and img.v5 == v5
     if v5:
         fix_v5_symlinks(img, tree)
-    facts = {}
+    facts, forms = {}, {}
     ino = remap(img, "/frag_ext", "extents", lens=[1, 2, 3], hole_every=2,
                 unwritten_at=3)
     facts["frag_ext"] = (ino,) + fork(img, ino)
@@ -489,10 +502,14 @@ def mkimg(name, opts, bs=4096, isize=None, deep=None, many=2500):
             continue
         ino = img.ino("/" + f)
         facts[f] = (ino,) + fork(img, ino)
+        if f in ("a", "blockdir", "leafdir", "many"):
+            forms[f] = dir_form(img, ino, facts[f][1])
     with open(path + ".facts", "w") as out:
         for k, (ino, fmt, level) in facts.items():
             out.write(f"{k} {ino} {fmt} {level}\n")
         out.write(f"many_count {many}\n")
+        for k, form in forms.items():
+            out.write(f"form {k} {form}\n")
     # mkfs wrote the log and padding as zeros: give that space back.
     run("cp", "--sparse=always", path, path + ".tmp")
     os.replace(path + ".tmp", path)
@@ -518,6 +535,138 @@ mkimg("xfs_i2048.img", [], isize=2048)
 mkimg("xfs_64k.img", [], bs=65536, many=0)
 mkimg("xfs_ci.img", ["-n", "version=ci"])
 mkimg("xfs_nrext64.img", ["-i", "nrext64=1"])
+
+
+# ---- damaged copies -----------------------------------------------------
+# xfs_damage.facts names the blocks each damage lands in (disk addresses in
+# 512-byte units, as the reader's messages give them).
+
+damage = {}
+
+
+def copy(src, dst):
+    shutil.copyfile(os.path.join(OUT, src), os.path.join(OUT, dst))
+    img = Image(os.path.join(OUT, dst))
+    return img
+
+
+def poke(img, off, data):
+    with open(img.path, "r+b") as f:
+        f.seek(off)
+        f.write(data)
+
+
+def flip(img, off):
+    poke(img, off, bytes([img.read(off, 1)[0] ^ 0x5a]))
+
+
+def first_fsb(img, path, fblock=0):
+    ino = img.ino(path)
+    for off, fsb, n, _ in img.bmap(ino):
+        if off <= fblock < off + n:
+            return ino, fsb + fblock - off
+    sys.exit(f"{path}: no block {fblock}")
+
+
+def sb_write(img, incompat_or):
+    """Set incompatible feature bits, with the superblock CRC redone."""
+    sb = bytearray(img.read(0, 512))
+    v = struct.unpack_from(">I", sb, 216)[0] | incompat_or
+    struct.pack_into(">I", sb, 216, v)
+    struct.pack_into("<I", sb, 224, 0)
+    struct.pack_into("<I", sb, 224, crc32c(sb))
+    poke(img, 0, sb)
+
+
+# v5: a byte of hello.txt's inode (its mtime): CRC mismatch.
+img = copy("xfs_v5.img", "xfs_bad_inode.img")
+ino = img.ino("/hello.txt")
+flip(img, img.ino_byte(ino) + 0x2c)
+damage["bad_inode.ino"] = ino
+damage["bad_inode.daddr"] = img.ino_byte(ino) // img.bs * img.bs // 512
+
+# v5: a name in /leafdir's first data block.
+img = copy("xfs_v5.img", "xfs_bad_dirblock.img")
+ino, fsb = first_fsb(img, "/leafdir")
+flip(img, img.fsb_byte(fsb) + 0x100)
+damage["bad_dirblock.ino"] = ino
+damage["bad_dirblock.daddr"] = img.fsb_daddr(fsb)
+
+# v5: /leafdir's hash leaf (at the 32 GiB offset): lookups fail, listing
+# (which reads only data blocks) still works.
+img = copy("xfs_v5.img", "xfs_bad_leaf.img")
+ino, fsb = first_fsb(img, "/leafdir", (32 << 30) // img.bs)
+flip(img, img.fsb_byte(fsb) + 0x80)
+damage["bad_leaf.ino"] = ino
+damage["bad_leaf.daddr"] = img.fsb_daddr(fsb)
+
+# v5: frag's extent btree leaf.
+img = copy("xfs_v5.img", "xfs_bad_bmbt.img")
+ino = img.ino("/frag")
+ptr = int(img.iprint(ino, "u3.bmbt.ptrs[1]")["u3.bmbt.ptrs[1]"])
+flip(img, img.fsb_byte(ptr) + 0x50)
+damage["bad_bmbt.ino"] = ino
+damage["bad_bmbt.daddr"] = img.fsb_daddr(ptr)
+
+# v5: long_link's block.
+img = copy("xfs_v5.img", "xfs_bad_symlink.img")
+ino, fsb = first_fsb(img, "/long_link")
+flip(img, img.fsb_byte(fsb) + 0x60)
+damage["bad_symlink.ino"] = ino
+damage["bad_symlink.daddr"] = img.fsb_daddr(fsb)
+
+# v5: /leafdir's first data block copied over its second: a good CRC, but
+# the block says it lives elsewhere.
+img = copy("xfs_v5.img", "xfs_misplaced.img")
+ino, fsb0 = first_fsb(img, "/leafdir", 0)
+_, fsb1 = first_fsb(img, "/leafdir", 1)
+poke(img, img.fsb_byte(fsb1), img.read(img.fsb_byte(fsb0), img.bs))
+damage["misplaced.ino"] = ino
+damage["misplaced.daddr"] = img.fsb_daddr(fsb1)
+damage["misplaced.claims"] = img.fsb_daddr(fsb0)
+
+# v5 superblock: a byte of the label; then unknown and unread features.
+img = copy("xfs_v5.img", "xfs_bad_sb.img")
+flip(img, 108)
+img = copy("xfs_v5.img", "xfs_bad_feature.img")
+sb_write(img, 0x80000100)
+img = copy("xfs_v5.img", "xfs_needsrepair.img")
+sb_write(img, 0x10)
+
+# v4 (no CRCs): structure checks alone.
+img = copy("xfs_v4.img", "xfs_v4_bad_magic.img")
+ino, fsb = first_fsb(img, "/leafdir")
+poke(img, img.fsb_byte(fsb), b"XXXX")
+damage["v4_bad_magic.ino"] = ino
+damage["v4_bad_magic.daddr"] = img.fsb_daddr(fsb)
+
+img = copy("xfs_v4.img", "xfs_v4_bad_inode.img")
+ino = img.ino("/hello.txt")
+poke(img, img.ino_byte(ino), b"XX")
+damage["v4_bad_inode.ino"] = ino
+
+# hello.txt's extent (at 100 in a v4 inode) points past the filesystem:
+# its 52-bit start block gets the top bits set.
+img = copy("xfs_v4.img", "xfs_v4_bad_extent.img")
+ino = img.ino("/hello.txt")
+poke(img, img.ino_byte(ino) + 100 + 7, b"\x1f")
+damage["v4_bad_extent.ino"] = ino
+
+# /a's short form header claims 9 entries (it has 1).
+img = copy("xfs_v4.img", "xfs_v4_bad_sf.img")
+ino = img.ino("/a")
+poke(img, img.ino_byte(ino) + 100, b"\x09")
+damage["v4_bad_sf.ino"] = ino
+
+# The filesystem claims more blocks than the image holds; not XFS at all.
+img = copy("xfs_v5.img", "xfs_truncated.img")
+os.truncate(img.path, 300 << 20)
+with open(os.path.join(OUT, "xfs_zero.img"), "wb") as f:
+    f.truncate(1 << 20)
+
+with open(os.path.join(OUT, "xfs_damage.facts"), "w") as out:
+    for k, v in damage.items():
+        out.write(f"{k} {v}\n")
 
 shutil.rmtree(work)
 PYEOF
