@@ -181,6 +181,18 @@ static const struct xfs_v5_layout xfs_symlink3_hdr = { 12, 40, 16, 32 };
 
 /* ---- in-memory state ---------------------------------------------------- */
 
+struct xfs_inode {
+	uint64_t ino;
+	uint64_t daddr;      /* of the inode's block, for messages */
+	uint16_t mode;
+	uint8_t format;
+	uint16_t flags;
+	uint64_t size;
+	uint64_t nextents;
+	uint32_t fork_size;  /* bytes of the data fork in the inode */
+	uint8_t fork[XFS_FORK_MAX];
+};
+
 struct xfs_fs {
 	struct fs base;
 	uint32_t block_size;
@@ -201,20 +213,10 @@ struct xfs_fs {
 	bool ascii_ci;
 	uint32_t incompat;
 	uint8_t meta_uuid[16];
+	struct xfs_inode root; /* read at mount: every path starts there */
 	uint8_t ibuf[1 << XFS_MAX_INODELOG]; /* one raw inode */
 };
 
-struct xfs_inode {
-	uint64_t ino;
-	uint64_t daddr;      /* of the inode's block, for messages */
-	uint16_t mode;
-	uint8_t format;
-	uint16_t flags;
-	uint64_t size;
-	uint64_t nextents;
-	uint32_t fork_size;  /* bytes of the data fork in the inode */
-	uint8_t fork[XFS_FORK_MAX];
-};
 
 /* An open inode, with one cached bmbt block per tree level. */
 struct xfs_file {
@@ -1592,6 +1594,9 @@ static int xfs_lookup_tree(struct xfs_lookup *l)
 	bool more = false;
 	int want = -1, r; /* the level the next block must be at */
 
+	l->leaf = plat_alloc(fs->dirblk_size);
+	if (!l->leaf)
+		return log_err(-VQ_ENOMEM, "xfs: no memory for a directory block");
 	for (unsigned depth = 0;; depth++) {
 		r = xfs_lookup_read_leaf(l, dablk, &daddr, &magic);
 		if (r < 0)
@@ -1647,9 +1652,8 @@ static int xfs_lookup_blocks(struct xfs_fs *fs, const struct xfs_inode *dir_inod
 	l->name = name;
 	l->len = len;
 	l->hash = xfs_da_hash(name, len, fs->ascii_ci);
-	l->leaf = plat_alloc(fs->dirblk_size);
 	l->data = plat_alloc(fs->dirblk_size);
-	if (!l->leaf || !l->data) {
+	if (!l->data) {
 		r = log_err(-VQ_ENOMEM, "xfs: no memory for directory blocks");
 		goto out;
 	}
@@ -1825,20 +1829,21 @@ static int xfs_read_link(struct xfs_fs *fs, const struct xfs_inode *inode,
 
 /* ---- paths ----------------------------------------------------------------- */
 
-/* Path resolution state: the remaining path, rewritten in place when a
- * symlink is followed, and the inodes walked through. */
+/* Path resolution state. The path is the caller's until a symlink is
+ * followed; then it is rewritten in @buf, whose second half receives link
+ * targets. */
 struct xfs_walk {
 	struct xfs_fs *fs;
-	char path[XFS_PATH_MAX];
-	char target[XFS_PATH_MAX];
+	char *buf; /* 2 * XFS_PATH_MAX bytes, once needed */
 	unsigned hops;
-	struct xfs_inode root, cur, next;
+	struct xfs_inode cur, next;
 };
 
-/* Replace the walk's remaining path by "<target>/<rest>". */
+/* Make the walk's remaining path "<target of w->next>/<rest>". */
 static int xfs_splice_link(struct xfs_walk *w, const char *rest)
 {
 	size_t tlen = 0, rlen = strlen(rest);
+	char *target;
 	int r;
 
 	if (++w->hops > XFS_MAX_SYMLINK_HOPS)
@@ -1846,16 +1851,24 @@ static int xfs_splice_link(struct xfs_walk *w, const char *rest)
 			       "xfs %s: more than %u symlinks (at inode %llu)",
 			       xfs_dev(w->fs), XFS_MAX_SYMLINK_HOPS,
 			       (unsigned long long)w->next.ino);
-	r = xfs_read_link(w->fs, &w->next, w->target, XFS_PATH_MAX, &tlen);
+	if (!w->buf) {
+		w->buf = plat_alloc(2 * XFS_PATH_MAX);
+		if (!w->buf)
+			return log_err(-VQ_ENOMEM,
+				       "xfs: no memory to follow a symlink");
+	}
+	target = w->buf + XFS_PATH_MAX;
+	r = xfs_read_link(w->fs, &w->next, target, XFS_PATH_MAX, &tlen);
 	if (r < 0)
 		return r;
 	if (tlen + 1 + rlen >= XFS_PATH_MAX)
 		return log_err(-VQ_E2BIG,
 			       "xfs %s: path through symlink inode %llu too long",
 			       xfs_dev(w->fs), (unsigned long long)w->next.ino);
-	w->target[tlen] = '/';
-	memmove(w->target + tlen + 1, rest, rlen + 1);
-	memcpy(w->path, w->target, tlen + 1 + rlen + 1);
+	/* @rest may lie in w->buf: move it behind the target first. */
+	target[tlen] = '/';
+	memmove(target + tlen + 1, rest, rlen + 1);
+	memcpy(w->buf, target, tlen + 1 + rlen + 1);
 	return 0;
 }
 
@@ -1898,20 +1911,17 @@ static int xfs_step(struct xfs_walk *w, const char *name, size_t len)
 }
 
 /*
- * Resolve w->path from the root into w->cur. Symlinks in the middle are
+ * Resolve @path from the root into w->cur. Symlinks in the middle are
  * always followed, the last one only with @follow_last; relative targets
  * resolve from the directory holding the link, absolute ones from the root.
  */
-static int xfs_walk_path(struct xfs_walk *w, bool follow_last)
+static int xfs_walk_path(struct xfs_walk *w, const char *path, bool follow_last)
 {
-	const char *p = w->path, *name;
+	const char *p = path, *name;
 	size_t len;
 	int r;
 
-	r = xfs_read_inode(w->fs, w->fs->rootino, &w->root);
-	if (r < 0)
-		return r;
-	w->cur = w->root;
+	w->cur = w->fs->root;
 	while (xfs_next_name(&p, &name, &len)) {
 		if (len == 1 && name[0] == '.' && xfs_is_dir(&w->cur))
 			continue;
@@ -1925,9 +1935,9 @@ static int xfs_walk_path(struct xfs_walk *w, bool follow_last)
 		r = xfs_splice_link(w, p);
 		if (r < 0)
 			return r;
-		p = w->path;
+		p = w->buf;
 		if (*p == '/')
-			w->cur = w->root;
+			w->cur = w->fs->root;
 	}
 	return 0;
 }
@@ -1945,10 +1955,10 @@ static int xfs_resolve(struct xfs_fs *fs, const char *path, bool follow_last,
 	if (!w)
 		return log_err(-VQ_ENOMEM, "xfs: no memory for path resolution");
 	w->fs = fs;
-	memcpy(w->path, path, len + 1);
-	r = xfs_walk_path(w, follow_last);
+	r = xfs_walk_path(w, path, follow_last);
 	if (r == 0)
 		*ret = w->cur;
+	plat_free(w->buf);
 	plat_free(w);
 	return r;
 }
@@ -2165,41 +2175,42 @@ static int xfs_parse_super(struct xfs_fs *fs, const uint8_t *sb)
 /* The primary superblock, one sector, whose size it states. */
 static int xfs_read_super(struct blockdev *bd, uint8_t **ret)
 {
-	uint8_t *sb = plat_alloc(1u << XFS_MAX_SECTLOG);
+	uint8_t head[XFS_SB_READ], *sb;
 	uint32_t sect;
 	int r;
 
+	r = bdev_read(bd, 0, head, sizeof(head));
+	if (r < 0)
+		return r;
+	if (be32(head) != XFS_SB_MAGIC)
+		return -VQ_ENOENT;
+	sect = be16(head + 102);
+	if (sect < XFS_SB_READ || sect > 1u << XFS_MAX_SECTLOG || sect > bd->size)
+		sect = XFS_SB_READ;
+	sb = plat_alloc(sect);
 	if (!sb)
 		return log_err(-VQ_ENOMEM, "xfs: no memory to mount %s", bd->name);
-	r = bdev_read(bd, 0, sb, XFS_SB_READ);
-	if (r == 0 && be32(sb) != XFS_SB_MAGIC)
-		r = -VQ_ENOENT;
-	sect = be16(sb + 102);
-	if (r == 0 && sect > XFS_SB_READ && sect <= 1u << XFS_MAX_SECTLOG &&
-	    sect <= bd->size)
+	memcpy(sb, head, sizeof(head));
+	if (sect > XFS_SB_READ) {
 		r = bdev_read(bd, 0, sb, sect);
-	if (r < 0) {
-		plat_free(sb);
-		return r;
+		if (r < 0) {
+			plat_free(sb);
+			return r;
+		}
 	}
 	*ret = sb;
 	return 0;
 }
 
-static int xfs_check_root(struct xfs_fs *fs)
+static int xfs_read_root(struct xfs_fs *fs)
 {
-	struct xfs_inode *root = plat_alloc(sizeof(*root));
-	int r;
+	int r = xfs_read_inode(fs, fs->rootino, &fs->root);
 
-	if (!root)
-		return log_err(-VQ_ENOMEM, "xfs: no memory for the root inode");
-	r = xfs_read_inode(fs, fs->rootino, root);
-	if (r == 0 && !xfs_is_dir(root))
+	if (r == 0 && !xfs_is_dir(&fs->root))
 		r = log_err(-VQ_ECORRUPT,
 			    "xfs %s: root inode %llu mode 0%o is not a directory",
 			    xfs_dev(fs), (unsigned long long)fs->rootino,
-			    root->mode);
-	plat_free(root);
+			    fs->root.mode);
 	return r;
 }
 
@@ -2240,7 +2251,7 @@ static int xfs_mount(struct blockdev *bd, struct fs **ret)
 	}
 	r = xfs_parse_super(fs, sb);
 	if (r == 0)
-		r = xfs_check_root(fs);
+		r = xfs_read_root(fs);
 	if (r < 0)
 		goto fail;
 	log_debug("xfs %s: v%u, %llu blocks of %u bytes, %u AGs, label \"%s\"",

@@ -9,7 +9,9 @@
 #     tables, superblocks and first directories the parsers start from);
 #   - the compressed streams of mk_decomp.sh that fit a 4 KiB input;
 #   - small volumes made here with sfdisk, mkfs.fat, mtools and mke2fs -d, so
-#     that mutations reach past the metadata into directories and files;
+#     that mutations reach past the metadata into directories and files
+#     (XFS, which mkfs.xfs makes no smaller than 300 MB, from the heads of
+#     tests/unit/images/mk_xfs.sh's seed images);
 #   - BLS entries and loader.conf files written here;
 #   - the first 64 KiB of the kernel scripts/kernel.sh cached, if present,
 #     and of build/vqboot.efi, if built;
@@ -157,6 +159,18 @@ for alg in zstd lzo zlib; do
 done
 for n in btrfs_4k btrfs_mixed btrfs_kplain btrfs_zstd btrfs_bad_item; do
 	[ -e "$images/$n.img" ] && btrfs_seed "$images/$n.img" "$d/$n"
+done
+
+# ---- fuzz_xfs: heads of XFS images -------------------------------------------
+# xfs_seed_*.img keep every directory shape but node, extent lists, a B+tree
+# and both kinds of symlink in their first 56-160 KiB (X.head says how
+# many); the harness reads zeros past the input, so a head mounts as the
+# whole 320 MiB filesystem.
+for n in v5 v4 ci nrext64 4kn; do
+	h=$images/xfs_seed_$n.img.head
+	if [ -e "$h" ]; then
+		slice fuzz_xfs "seed_$n" "$images/xfs_seed_$n.img" "$(cat "$h")"
+	fi
 done
 
 # ---- fuzz_bls: BLS entries and loader.conf files ----------------------------

@@ -399,16 +399,17 @@ def crc32c(data):
     return crc ^ 0xffffffff
 
 
-def fix_v5_symlinks(img, tree):
+def fix_v5_symlinks(img, tree, names=("long_link", "longest_link"),
+                    spare_path="/spare"):
     """mkfs.xfs 6.1 writes a v5 symlink's blocks without their header
     (magic, offset and length of the piece, CRC, UUID, owner, block
     number), which the kernel and xfs_repair refuse. Write them as the
     format wants, one block per extent, taking blocks from /spare where the
     header leaves too little room."""
-    spare_ino = img.ino("/spare")
+    spare_ino = img.ino(spare_path)
     spare = [fsb + k for _, fsb, n, _ in img.bmap(spare_ino) for k in range(n)]
     taken = 0
-    for name in ("long_link", "longest_link"):
+    for name in names:
         ino = img.ino("/" + name)
         if fork(img, ino)[0] != 2:
             continue
@@ -536,6 +537,78 @@ mkimg("xfs_64k.img", [], bs=65536, many=0)
 mkimg("xfs_ci.img", ["-n", "version=ci"])
 mkimg("xfs_nrext64.img", ["-i", "nrext64=1"])
 
+
+# ---- fuzzing seeds --------------------------------------------------------
+# tests/fuzz/seeds.sh cuts these to their first blocks: every directory
+# shape but node, extent lists and a B+tree, local and remote symlinks, all
+# in AG 0 and small (long names fill directory blocks with few inodes; file
+# data is one block an extent). mkfs puts each new directory in the next AG
+# in turn, so empty directories "a0_pad"... take the turns of the other AG.
+
+def mkseed(name, opts, bs, isize, frag=True):
+    path = os.path.join(OUT, name)
+    tree = os.path.join(work, name + ".tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    v5 = "crc=0" not in opts
+    literal = isize - (176 if v5 else 100)
+    nfrag = literal // 16 - 2
+    for d in ("a0_pad", "a2_pad", "a4_pad"):
+        os.makedirs(os.path.join(tree, d))
+    put(tree, "a1_sf/f", b"hi\n")
+    for i in range(4):
+        put(tree, f"a3_block/file_{i:02d}" + "b" * 100, f"file {i}\n".encode())
+    for i in range(24):
+        put(tree, f"a5_leaf/entry_{i:02d}" + "l" * 200, b"")
+    if frag:
+        put(tree, "b_frag", block_pattern("b_frag", nfrag, bs))
+    put(tree, "c_frag_ext", block_pattern("c_frag_ext", 6, bs))
+    put(tree, "d_hello.txt", b"hello, xfs\n")
+    put(tree, "spare", block_pattern("spare", 2, bs))
+    os.symlink("a1_sf/f", os.path.join(tree, "e_link"))
+    os.symlink("./" * 295 + "d_hello.txt", os.path.join(tree, "f_long_link"))
+    proto = os.path.join(work, name + ".proto")
+    with open(proto, "w") as f:
+        f.write("/dev/null\n0 0\nd--755 0 0\n")
+        f.write("\n".join(proto_lines(tree, 1)) + "\n$\n")
+    with open(path, "wb") as f:
+        f.truncate(SIZE)
+    run("mkfs.xfs", "-q", "-f", "-L", "vqseed", "-m", f"uuid={UUID}",
+        *(["-m", "rmapbt=0"] if v5 else []), "-b", f"size={bs}",
+        "-i", f"size={isize}", "-d", "agcount=2", *opts, "-p", proto, path)
+    img = Image(path)
+    if v5:
+        fix_v5_symlinks(img, tree, ("f_long_link",))
+    remap(img, "/c_frag_ext", "extents", lens=[1, 2], hole_every=2,
+          unwritten_at=3)
+    if frag:
+        ino = remap(img, "/b_frag", "attr", lens=[1], hole_every=5,
+                    unwritten_at=6, attr=literal - nfrag * 16 + 24)
+        assert fork(img, ino) == (3, 1)
+    repair_ok(path)
+    forms = {}
+    for d in ("a1_sf", "a3_block", "a5_leaf"):
+        ino = img.ino("/" + d)
+        forms[d] = dir_form(img, ino, fork(img, ino)[0])
+        # An AG 0 inode number fits in the AG's inode bits.
+        assert ino >> (img.agblklog + (img.bs // isize).bit_length() - 1) == 0, d
+    assert forms == {"a1_sf": "sf", "a3_block": "block", "a5_leaf": "leaf"}, forms
+    run("cp", "--sparse=always", path, path + ".tmp")
+    os.replace(path + ".tmp", path)
+    # X.head: the bytes up to the last one not zero, in 4 KiB.
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+    used = len(data.rstrip(b"\0"))
+    assert used < 1 << 20, used
+    with open(path + ".head", "w") as f:
+        f.write(f"{(used + 4095) // 4096 * 4096}\n")
+
+
+mkseed("xfs_seed_v5.img", [], 1024, 512)
+mkseed("xfs_seed_v4.img", ["-m", "crc=0", "-n", "ftype=0"], 512, 256)
+mkseed("xfs_seed_ci.img", ["-n", "version=ci"], 1024, 512)
+mkseed("xfs_seed_nrext64.img", ["-i", "nrext64=1"], 1024, 512)
+# 4 KiB blocks make a B+tree file large: the other seeds have one.
+mkseed("xfs_seed_4kn.img", ["-s", "size=4096"], 4096, 512, frag=False)
 
 # ---- damaged copies -----------------------------------------------------
 # xfs_damage.facts names the blocks each damage lands in (disk addresses in
