@@ -10,7 +10,7 @@ libcmocka-dev pkg-config python3 python3-pytest python3-pytest-xdist
 clang libclang-rt-14-dev netpbm cppcheck clang-tidy zstd python3-lzo
 sbsigntool shim-unsigned openssl swtpm swtpm-tools
 systemd-boot-efi grub-common
-btrfs-progs"
+btrfs-progs xfsprogs"
 [ "${VQ_DEPS_EXTRA:-}" ] && pkgs="$pkgs $VQ_DEPS_EXTRA"
 
 missing=""

@@ -186,6 +186,44 @@ def test_4k_logical_blocks(vm_name):
     disk.assert_unchanged()
 
 
+def xfs_xbootldr_boot(name, tag, sector_size=512, mkfs_opts=()):
+    """ESP with vqboot; XBOOTLDR on XFS (as RHEL and its rebuilds format
+    /boot) with the entry, the kernel behind a symlink, and two initrds."""
+    vmlinuz, kver = kernel()
+    rd_b, md5_b = extra_initrd("xfs", "initrd read from xfs")
+    esp = Part("esp", "fat32" if sector_size == 512 else "fat16", 64,
+               esp_boot_files())
+    xbl = Part("xbootldr", "xfs", 320, {
+        f"/vmlinuz-{kver}": vmlinuz, "/initrd-a.img": busybox_initrd(),
+        "/initrd-b.img": rd_b,
+        "/loader/entries/rhel.conf":
+            entry("XFS /boot", "/vmlinuz", ["/initrd-a.img", "/initrd-b.img"],
+                  CONSOLE + f" vq.test={tag}")},
+        symlinks={"/vmlinuz": f"vmlinuz-{kver}"}, label="xfsboot",
+        mkfs_opts=mkfs_opts)
+    path = disk_path(name)
+    mkdisk.build_disk(path, [esp, xbl], sector_size=sector_size)
+    disk = Disk(path)
+    opts = "" if sector_size == 512 else \
+        f"logical_block_size={sector_size},physical_block_size={sector_size}"
+    # The 400 MB disk boots as fast as others; the margin is for loaded hosts.
+    vm, log = boot(name, [(disk, opts)], timeout=240)
+    check_linux(vm, log, [f"vq.test={tag}"], initrds=[("/vq-initrd-xfs.txt", md5_b)],
+                disks=[("vda", os.path.getsize(path) // 512)])
+    disk.assert_unchanged()
+    return vm, log
+
+
+def test_xfs_xbootldr(vm_name):
+    xfs_xbootldr_boot(vm_name, "xfs-v5")
+
+
+def test_xfs_v4_4k_sectors(vm_name):
+    vm, log = xfs_xbootldr_boot(vm_name, "xfs-v4-4k", sector_size=4096,
+                                mkfs_opts=["-m", "crc=0"])
+    assert "block 4096" in log, f"vqboot did not see 4096-byte blocks; {vm.log_path}"
+
+
 def test_non_first_default(vm_name):
     """loader.conf's default picks the second entry in the sorted order."""
     vmlinuz, kver = kernel()

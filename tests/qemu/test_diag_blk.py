@@ -123,3 +123,26 @@ def test_blk_read_error_names_sector(vm_name):
         assert d[side]["bytes"] <= bad * 512
     assert d["match"] is None
     disk.assert_unchanged()
+
+
+def test_blk_xfs_partition(vm_name):
+    """An XFS partition (xfsprogs makes none under 300 MB) is named with its
+    label; only the first 32 MiB are read and compared."""
+    path = os.path.join(BUILD, "qemu-logs", vm_name + ".disk.img")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    esp = mkdisk.Part("esp", "fat16", 16, files={"/hello.txt": b"hi\n"},
+                      label="BLKESP")
+    xfs = mkdisk.Part("xbootldr", "xfs", 320, files={"/a": b"a" * 5000},
+                      label="blkxfs")
+    mkdisk.build_disk(path, [esp, xfs])
+    disk = Disk(path)
+    vm, log = run_vqdiag(vm_name, "blk --sectors=65536 --json",
+                         disks=[(disk.path, "")])
+    (d,) = parse_json_report(log, vm)["disks"]
+    assert d["vqboot"]["hash64"] == d["firmware"]["hash64"] == \
+        hash64(disk.path, 0, 65536 * 512), f"{d}; log {vm.log_path}"
+    parts = {p["number"]: p for p in d["partitions"]}
+    assert parts[1]["fs"] == "FAT16" and parts[1]["label"] == "BLKESP"
+    assert parts[2]["kind"] == "xbootldr", parts[2]
+    assert parts[2]["fs"] == "xfs" and parts[2]["label"] == "blkxfs", parts[2]
+    disk.assert_unchanged()
