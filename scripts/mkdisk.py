@@ -30,9 +30,9 @@ def run(cmd, **kw):
 
 
 class Part:
-    """kind: esp/xbootldr/linux; fs: fat12/fat16/fat32/ext2/ext4/xfs/raw.
-    files maps an absolute path to a source file path or to bytes;
-    symlinks maps a path to its target (ext and xfs only); mkfs_opts are
+    """kind: esp/xbootldr/linux; fs: fat12/fat16/fat32/ext2/ext4/btrfs/xfs/
+    raw. files maps an absolute path to a source file path or to bytes;
+    symlinks maps a path to its target (ext, btrfs and xfs); mkfs_opts are
     extra options for mkfs.xfs (xfsprogs 6.1 makes nothing under 300 MB)."""
 
     def __init__(self, kind, fs, size_mb, files=None, symlinks=None, label=None,
