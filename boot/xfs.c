@@ -211,12 +211,10 @@ struct xfs_fs {
 	bool v5;
 	bool ftype;          /* directory entries carry a file type byte */
 	bool ascii_ci;
-	uint32_t incompat;
 	uint8_t meta_uuid[16];
 	struct xfs_inode root; /* read at mount: every path starts there */
 	uint8_t ibuf[1 << XFS_MAX_INODELOG]; /* one raw inode */
 };
-
 
 /* An open inode, with one cached bmbt block per tree level. */
 struct xfs_file {
@@ -2062,7 +2060,6 @@ static int xfs_check_v5_features(struct xfs_fs *fs, const uint8_t *sb)
 		log_warn("xfs %s: the journal holds items of features 0x%x: not "
 			 "cleanly unmounted; reading without replaying it",
 			 xfs_dev(fs), log_incompat);
-	fs->incompat = incompat;
 	fs->ftype = incompat & XFS_INCOMPAT_FTYPE;
 	memcpy(fs->meta_uuid, sb + ((incompat & XFS_INCOMPAT_META_UUID) ? 248 : 32),
 	       sizeof(fs->meta_uuid));
