@@ -209,7 +209,7 @@ def xfs_xbootldr_boot(name, tag, sector_size=512, mkfs_opts=()):
     # The 400 MB disk boots as fast as others; the margin is for loaded hosts.
     vm, log = boot(name, [(disk, opts)], timeout=240)
     check_linux(vm, log, [f"vq.test={tag}"], initrds=[("/vq-initrd-xfs.txt", md5_b)],
-                disks=[("vda", os.path.getsize(path) // 512)])
+                disks=[("vda", path)])
     disk.assert_unchanged()
     return vm, log
 
