@@ -25,19 +25,14 @@
 #include "lib/log.h"
 #include "lib/plat.h"
 
-/* The decompressors land in lib/ one by one; until each is there, extents
- * it would decode are refused with a message naming the algorithm. */
-#if __has_include("lib/inflate.h")
 #include "lib/inflate.h"
-#define BTRFS_HAVE_ZLIB 1
-#endif
+#include "lib/zstd.h"
+
+/* The LZO decoder lands in lib/ after the others; until it is there, LZO
+ * extents are refused with a message naming the algorithm. */
 #if __has_include("lib/lzo.h")
 #include "lib/lzo.h"
 #define BTRFS_HAVE_LZO 1
-#endif
-#if __has_include("lib/zstd.h")
-#include "lib/zstd.h"
-#define BTRFS_HAVE_ZSTD 1
 #endif
 
 /* btrfs doc §Superblock: the primary copy and its mirrors. */
@@ -51,6 +46,7 @@
 #define BTRFS_LABEL_SIZE 256
 
 #define BTRFS_CSUM_CRC32C 0
+#define BTRFS_CSUM_XXHASH 1
 
 #define BTRFS_MAX_LEVEL 8
 #define BTRFS_NAME_LEN 255
@@ -385,6 +381,7 @@ struct btrfs_fs {
 	uint32_t sectorsize;
 	uint64_t generation;
 	uint64_t incompat;
+	uint16_t csum_type;
 	uint64_t devid;       /* this device in the chunk stripes */
 	uint64_t num_devices;
 	uint8_t meta_fsid[BTRFS_FSID_SIZE];
@@ -812,6 +809,33 @@ static int btrfs_read_logical(struct btrfs_fs *fs, struct bdev_batch *batch,
 	return 0;
 }
 
+/* ---- checksums ---------------------------------------------------------- */
+
+static const char *btrfs_csum_name(uint16_t type)
+{
+	static const char *const names[] = { "crc32c", "xxhash64", "sha256",
+					     "blake2b" };
+
+	return type < ARRAY_SIZE(names) ? names[type] : "unknown";
+}
+
+static bool btrfs_csum_known(uint16_t type)
+{
+	return type == BTRFS_CSUM_CRC32C || type == BTRFS_CSUM_XXHASH;
+}
+
+/* btrfs doc §Checksums: the sum of a block's bytes after its csum field,
+ * stored little-endian at its start (crc32c: 4 bytes, xxhash64: 8). */
+static bool btrfs_csum_ok(uint16_t type, const uint8_t *blk, size_t len)
+{
+	const uint8_t *data = blk + BTRFS_CSUM_SIZE;
+	size_t n = len - BTRFS_CSUM_SIZE;
+
+	if (type == BTRFS_CSUM_XXHASH)
+		return vq_xxh64(data, n, 0) == get_le64(blk);
+	return crc32c(data, n) == get_le32(blk);
+}
+
 /* ---- tree blocks -------------------------------------------------------- */
 
 static const char *btrfs_block_kind(unsigned level)
@@ -909,8 +933,7 @@ static int btrfs_check_block(const struct btrfs_fs *fs, uint64_t addr,
 	uint32_t max_items;
 
 	memcpy(&h, blk, sizeof(h));
-	if (crc32c(blk + BTRFS_CSUM_SIZE, fs->nodesize - BTRFS_CSUM_SIZE) !=
-	    get_le32(h.csum))
+	if (!btrfs_csum_ok(fs->csum_type, blk, fs->nodesize))
 		return log_err(-VQ_ECORRUPT, "btrfs %s: %s 0x%llx: checksum "
 			       "mismatch", fs->dev, kind,
 			       (unsigned long long)addr);
@@ -1451,7 +1474,6 @@ static int btrfs_dir_lookup(struct btrfs_path *p, const struct btrfs_root *root,
  * a sector, and one zstd frame holds the data. The frame's length (RFC 8878
  * §3.1.1), so that the decoder is not handed the padding.
  */
-#ifdef BTRFS_HAVE_ZSTD
 static size_t btrfs_zstd_frame_len(const uint8_t *src, size_t len)
 {
 	static const uint8_t did_size[4] = { 0, 1, 2, 4 };
@@ -1481,7 +1503,6 @@ static size_t btrfs_zstd_frame_len(const uint8_t *src, size_t len)
 		pos += 4;
 	return VQ_MIN(pos, len);
 }
-#endif
 
 /*
  * btrfs doc §Compression, LZO: le32 total length (itself included), then
@@ -1554,18 +1575,14 @@ static int btrfs_decompress(const struct btrfs_file *f, uint8_t alg,
 
 	switch (alg) {
 	case BTRFS_COMPRESS_ZLIB:
-#ifdef BTRFS_HAVE_ZLIB
 		r = vq_inflate_zlib(src, len, dst, ram, &out);
-#endif
 		break;
 	case BTRFS_COMPRESS_LZO:
 		r = btrfs_lzo(fs, src, len, dst, ram, &out);
 		break;
 	case BTRFS_COMPRESS_ZSTD:
-#ifdef BTRFS_HAVE_ZSTD
 		r = vq_zstd_decompress(src, btrfs_zstd_frame_len(src, len), dst,
 				       ram, &out);
-#endif
 		break;
 	}
 	if (r == -VQ_ENOTSUP)
@@ -2175,26 +2192,17 @@ static int btrfs_resolve(struct btrfs_fs *fs, const char *path,
 
 /* ---- mount -------------------------------------------------------------- */
 
-static const char *btrfs_csum_name(uint16_t type)
-{
-	static const char *const names[] = { "crc32c", "xxhash64", "sha256",
-					     "blake2b" };
-
-	return type < ARRAY_SIZE(names) ? names[type] : "unknown";
-}
-
 /* One superblock copy: 0 when good, -VQ_ENOENT without the magic. */
 static int btrfs_check_super(const char *dev, uint64_t at,
 			     const struct btrfs_super_block *sb)
 {
 	if (memcmp(sb->magic, BTRFS_MAGIC, sizeof(sb->magic)))
 		return -VQ_ENOENT;
-	if (sb->csum_type != BTRFS_CSUM_CRC32C)
+	if (!btrfs_csum_known(sb->csum_type))
 		return log_err(-VQ_ENOTSUP, "btrfs %s: checksum type %s (%u) not "
 			       "supported", dev, btrfs_csum_name(sb->csum_type),
 			       sb->csum_type);
-	if (crc32c((const uint8_t *)sb + BTRFS_CSUM_SIZE,
-		   BTRFS_SB_SIZE - BTRFS_CSUM_SIZE) != get_le32(sb->csum))
+	if (!btrfs_csum_ok(sb->csum_type, (const uint8_t *)sb, BTRFS_SB_SIZE))
 		return log_err(-VQ_ECORRUPT, "btrfs %s: superblock at 0x%llx: "
 			       "checksum mismatch", dev,
 			       (unsigned long long)at);
@@ -2268,6 +2276,7 @@ static int btrfs_parse_super(struct btrfs_fs *fs,
 	fs->nodesize = sb->nodesize;
 	fs->generation = sb->generation;
 	fs->incompat = sb->incompat_flags;
+	fs->csum_type = sb->csum_type;
 	fs->devid = sb->dev_item.devid;
 	fs->num_devices = sb->num_devices;
 	memcpy(fs->meta_fsid, fs->incompat & BTRFS_INCOMPAT_METADATA_UUID ?

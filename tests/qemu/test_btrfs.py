@@ -22,10 +22,6 @@ import mkdisk
 from mkdisk import Part
 import pytest
 
-# boot/btrfs.c decodes zstd extents once lib/ has the decoder.
-HAVE_ZSTD = os.path.exists(os.path.join(os.path.dirname(__file__), "..", "..",
-                                        "lib", "zstd.h"))
-
 
 def gunzipped(path):
     out = os.path.join(BUILD, "qemu-logs", os.path.basename(path) + ".cpio")
@@ -58,11 +54,7 @@ def compressed_extents(part_img, name):
     return algs.count("3"), len(algs)
 
 
-@pytest.mark.parametrize("compress", [
-    None,
-    pytest.param("zstd", marks=pytest.mark.skipif(not HAVE_ZSTD,
-                                                  reason="no zstd decoder in lib/ yet")),
-])
+@pytest.mark.parametrize("compress", [None, "zstd"])
 def test_btrfs_xbootldr(vm_name, compress):
     vmlinuz, kver = kernel()
     rd_a = busybox_initrd()

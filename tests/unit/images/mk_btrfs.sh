@@ -6,7 +6,7 @@
 # Two real tools write them:
 #   - mkfs.btrfs --rootdir (btrfs-progs 6.2, no root needed): metadata
 #     single, DUP and mixed, node sizes 4K/16K/64K, 4096- and 16384-byte
-#     sectors. This mkfs cannot compress or make subvolumes (its --compress
+#     sectors, crc32c and xxhash64 checksums. This mkfs cannot compress or make subvolumes (its --compress
 #     and --subvol options came later).
 #   - the running Linux kernel, through a loop mount (needs root): zlib, lzo
 #     and zstd compressed extents (compress-force) and none, subvolumes with a
@@ -195,8 +195,9 @@ cp "$out/btrfs.img" "$out/btrfs_bad_feature.img"
 poke "$out/btrfs_bad_feature.img" $((0x10000 + 0xbc + 5)) 01
 crc32c "$out/btrfs_bad_feature.img" $((0x10000)) 4096
 
-# Checksums of another kind.
+# Checksums of other kinds: xxhash64 is read, sha256 refused.
 mkimg btrfs_xxhash.img 128 --csum xxhash
+mkimg btrfs_sha256.img 128 --csum sha256
 
 truncate -s 1M "$out/btrfs_zero.img"
 
