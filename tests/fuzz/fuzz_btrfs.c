@@ -2,16 +2,17 @@
 /*
  * libFuzzer harness for boot/btrfs.c. A btrfs image spreads its metadata
  * over tens of MiB (superblock at 64 KiB, chunks at 1 MiB and beyond), so
- * the input is a sparse disk: records of a le32 page number and 4096 bytes
- * of that page (a short last record is zero-padded); pages no record names
- * read as zeros, and the last record for a page wins. tests/fuzz/seeds.sh
- * turns real images into this form (their non-zero pages). The harness
+ * the input is a sparse disk: records of a le32 page number, a le16 length
+ * (at most 4096) and that many bytes of the page, the rest of which reads
+ * as zeros; pages no record names read as zeros, and the last record for a
+ * page wins. tests/fuzz/seeds.sh turns real images into this form (the
+ * superblock, the blocks of the trees vqboot reads, and file data). The harness
  * mounts the disk, lists the top directory, reads each file there (head,
  * tail, middle) or lists it, and follows a few fixed paths through
  * symlinks and subvolumes. Any crash, sanitizer report, leak or hang is a
  * bug.
  *
- * Run: build/fuzz/fuzz_btrfs -max_len=262144 -timeout=10 build/fuzz/seeds/fuzz_btrfs
+ * Run: build/fuzz/fuzz_btrfs -max_len=131072 -timeout=10 build/fuzz/seeds/fuzz_btrfs
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@
 #include "lib/err.h"
 
 #define FUZZ_PAGE 4096u
-#define FUZZ_RECORD (4u + FUZZ_PAGE)
+#define FUZZ_RECORD_HEAD 6u
 #define FUZZ_DISK_PAGES (80u * 1024 * 1024 / FUZZ_PAGE)
 #define FUZZ_MAX_ENTRIES 16
 #define FUZZ_CHUNK (64 * 1024)
@@ -37,16 +38,23 @@ static const uint8_t *find_page(const struct sparse_disk *d, uint32_t page,
 				size_t *len)
 {
 	const uint8_t *found = NULL;
+	size_t off = 0;
 
-	for (size_t off = 0; off + 4 < d->size; off += FUZZ_RECORD) {
+	while (d->size - off > FUZZ_RECORD_HEAD) {
+		size_t n = (size_t)(d->data[off + 4] | d->data[off + 5] << 8);
 		uint32_t p;
 
 		memcpy(&p, d->data + off, 4);
+		off += FUZZ_RECORD_HEAD;
+		if (n > FUZZ_PAGE)
+			n = FUZZ_PAGE;
+		if (n > d->size - off)
+			n = d->size - off;
 		if (p % FUZZ_DISK_PAGES == page) {
-			found = d->data + off + 4;
-			*len = d->size - off - 4 < FUZZ_PAGE ? d->size - off - 4 :
-							       FUZZ_PAGE;
+			found = d->data + off;
+			*len = n;
 		}
+		off += n;
 	}
 	return found;
 }

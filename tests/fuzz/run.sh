@@ -34,9 +34,9 @@ opts_for() {
 	case $1 in
 	fuzz_bls) echo "-max_len=8192" ;;
 	fuzz_pe) echo "-max_len=65536" ;;
-	fuzz_uki) echo "-max_len=131072" ;;
+	fuzz_uki | fuzz_btrfs) echo "-max_len=131072" ;;
 	fuzz_grubenv) echo "-max_len=8192" ;;
-	fuzz_part | fuzz_ext4 | fuzz_btrfs) echo "-max_len=262144" ;;
+	fuzz_part | fuzz_ext4) echo "-max_len=262144" ;;
 	fuzz_xfs) echo "-max_len=196608" ;;
 	fuzz_fat) echo "-max_len=2200000" ;;
 	*) echo "-max_len=4096" ;;

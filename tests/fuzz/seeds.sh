@@ -104,9 +104,10 @@ for o in "-t ext4" "-t ext2" "-t ext4 -O inline_data" "-t ext4 -O ^extent,^64bit
 done
 
 # ---- fuzz_btrfs: btrfs images as sparse disks ------------------------------
-# fuzz_btrfs reads records of (le32 page number, 4096 bytes). A seed holds an
-# image's superblock and tree blocks first, then its other non-zero pages,
-# up to the 63 records of -max_len=262144.
+# fuzz_btrfs reads records of (le32 page number, le16 length, bytes of the
+# page; the rest of it is zeros). A seed holds an image's superblock, then
+# the blocks of the trees vqboot reads (root, chunk, FS trees), then file
+# data, within 96 KiB (-max_len is 128 KiB); other trees are left out.
 d=$out/fuzz_btrfs
 mkdir -p "$d" "$work/bt/d" "$work/bt/sub" "$work/bt/boot"
 btrfs_seed() {
@@ -122,9 +123,17 @@ for i in range(0, len(data), 4096):
     if page == zero:
         continue
     (meta if i == 0x10000 or page[32:48] == fsid else rest).append(i // 4096)
-with open(dst, "wb") as f:
-    for p in (meta + rest)[:63]:
-        f.write(p.to_bytes(4, "little") + data[p * 4096:p * 4096 + 4096])
+def read_by_vqboot(p):
+    owner = int.from_bytes(data[p * 4096 + 0x58:p * 4096 + 0x60], "little")
+    return p * 4096 == 0x10000 or owner in (1, 3, 5) or 256 <= owner < 1 << 48
+out = b""
+for p in [p for p in meta if read_by_vqboot(p)] + rest:
+    page = data[p * 4096:p * 4096 + 4096].rstrip(b"\0")
+    rec = p.to_bytes(4, "little") + len(page).to_bytes(2, "little") + page
+    if len(out) + len(rec) > 98304:
+        break
+    out += rec
+open(dst, "wb").write(out)
 EOF
 }
 echo hi > "$work/bt/f"
