@@ -26,14 +26,8 @@
 #include "lib/plat.h"
 
 #include "lib/inflate.h"
-#include "lib/zstd.h"
-
-/* The LZO decoder lands in lib/ after the others; until it is there, LZO
- * extents are refused with a message naming the algorithm. */
-#if __has_include("lib/lzo.h")
 #include "lib/lzo.h"
-#define BTRFS_HAVE_LZO 1
-#endif
+#include "lib/zstd.h"
 
 /* btrfs doc §Superblock: the primary copy and its mirrors. */
 #define BTRFS_SB_OFFSET 0x10000ull
@@ -1513,7 +1507,6 @@ static size_t btrfs_zstd_frame_len(const uint8_t *src, size_t len)
 static int btrfs_lzo(const struct btrfs_fs *fs, const uint8_t *src, size_t len,
 		     uint8_t *dst, size_t cap, size_t *ret_len)
 {
-#ifdef BTRFS_HAVE_LZO
 	uint32_t sector = fs->sectorsize, total;
 	size_t pos = 4, out = 0;
 
@@ -1543,10 +1536,6 @@ static int btrfs_lzo(const struct btrfs_fs *fs, const uint8_t *src, size_t len,
 	}
 	*ret_len = out;
 	return 0;
-#else
-	(void)fs, (void)src, (void)len, (void)dst, (void)cap, (void)ret_len;
-	return -VQ_ENOTSUP;
-#endif
 }
 
 static const char *btrfs_compress_name(uint8_t alg)
@@ -1585,9 +1574,10 @@ static int btrfs_decompress(const struct btrfs_file *f, uint8_t alg,
 				       ram, &out);
 		break;
 	}
+	/* Only a zstd frame with a dictionary, which btrfs never writes. */
 	if (r == -VQ_ENOTSUP)
-		return log_err(r, "btrfs %s: inode %llu: %s compression not "
-			       "supported", fs->dev,
+		return log_err(r, "btrfs %s: inode %llu: %s data uses a feature "
+			       "not supported", fs->dev,
 			       (unsigned long long)f->inode.ino,
 			       btrfs_compress_name(alg));
 	if (r < 0)

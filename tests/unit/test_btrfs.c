@@ -610,13 +610,9 @@ int main(void)
 		cmocka_unit_test_prestate(test_mkfs_tree, "btrfs_mixed.img"),
 		cmocka_unit_test_prestate(test_mkfs_tree, "btrfs_xxhash.img"),
 		cmocka_unit_test_prestate(test_kernel_tree, "btrfs_kplain.img"),
-	/* LZO from the day its decoder is in lib/ (as in boot/btrfs.c,
-	 * which refuses LZO extents before). */
 		cmocka_unit_test_prestate(test_kernel_tree, "btrfs_zlib.img"),
 		cmocka_unit_test_prestate(test_kernel_tree, "btrfs_zstd.img"),
-#if __has_include("lib/lzo.h")
 		cmocka_unit_test_prestate(test_kernel_tree, "btrfs_lzo.img"),
-#endif
 		cmocka_unit_test(test_large_requests),
 		cmocka_unit_test(test_bad_leaf),
 		cmocka_unit_test(test_dup_copy),
