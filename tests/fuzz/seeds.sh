@@ -35,7 +35,7 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'umount "$work/mnt" 2>/dev/null; rm -rf "$work"' EXIT
 
 # The unit-test images: the same generators and stamps as tests/unit/run.sh.
 # Without them the seeds would be silently thin: that is a failure.
@@ -145,29 +145,30 @@ for o in "-M" "-m single" "-m dup"; do
 	n=$work/btrfs_$(echo "$o" | tr -dc a-zA-Z)
 	truncate -s 16M "$n"
 	# shellcheck disable=SC2086 # $o is a list of options
-	mkfs.btrfs -q -f -n 4096 $o --rootdir "$work/bt" --shrink "$n" \
-		>/dev/null 2>&1 && btrfs_seed "$n" "$d/$(basename "$n")"
+	mkfs.btrfs -q -f -n 4096 $o --rootdir "$work/bt" --shrink "$n" >/dev/null
+	btrfs_seed "$n" "$d/$(basename "$n")"
 	rm -f "$n"
 done
-# Compressed extents and a subvolume come from the kernel (a loop mount,
-# as root); without one, the unit-test images give their first pages.
+# Compressed extents and a subvolume come from the kernel (a loop mount, as
+# root, as for the unit-test images).
 for alg in zstd lzo zlib; do
 	n=$work/btrfs_$alg
 	truncate -s 16M "$n"
-	mkfs.btrfs -q -f -M -n 4096 "$n" >/dev/null 2>&1 || continue
+	mkfs.btrfs -q -f -M -n 4096 "$n" >/dev/null 2>&1
 	mkdir -p "$work/mnt"
-	if mount -o loop,compress-force=$alg "$n" "$work/mnt" 2>/dev/null; then
-		btrfs -q subvolume create "$work/mnt/@" >/dev/null 2>&1 &&
-			cp -a "$work/bt/boot" "$work/mnt/@/" &&
-			cp -a "$work/bt/f" "$work/bt/l" "$work/bt/d" "$work/bt/sub" \
-				"$work/mnt/"
-		umount "$work/mnt"
-		btrfs_seed "$n" "$d/kernel_$alg"
-	fi
+	mount -o loop,compress-force=$alg "$n" "$work/mnt" ||
+		{ echo "error: fuzz_btrfs seeds need a loop mount (root)" >&2; exit 1; }
+	btrfs -q subvolume create "$work/mnt/@" >/dev/null
+	cp -a "$work/bt/boot" "$work/mnt/@/"
+	cp -a "$work/bt/f" "$work/bt/l" "$work/bt/d" "$work/bt/sub" "$work/mnt/"
+	umount "$work/mnt"
+	btrfs_seed "$n" "$d/kernel_$alg"
 	rm -f "$n"
 done
 for n in btrfs_4k btrfs_mixed btrfs_kplain btrfs_zstd btrfs_bad_item; do
-	[ -e "$images/$n.img" ] && btrfs_seed "$images/$n.img" "$d/$n"
+	[ -e "$images/$n.img" ] ||
+		{ echo "error: seed source $images/$n.img is missing" >&2; exit 1; }
+	btrfs_seed "$images/$n.img" "$d/$n"
 done
 
 # ---- fuzz_xfs: heads of XFS images -------------------------------------------
