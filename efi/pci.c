@@ -288,6 +288,114 @@ void efi_pci_free_list(struct efi_pci_dev *devs, unsigned n)
 	plat_free(devs);
 }
 
+static EFI_GUID devpath_guid = EFI_DEVICE_PATH_PROTOCOL_GUID;
+
+/* Bytes of @dp before its end node; 0 for a malformed path (bounded walk). */
+static size_t path_bytes(EFI_DEVICE_PATH_PROTOCOL *dp)
+{
+	size_t len = 0;
+
+	for (unsigned i = 0; i < 64 && !IsDevicePathEnd(dp); i++) {
+		size_t n = DevicePathNodeLength(dp);
+
+		if (n < sizeof(*dp))
+			return 0;
+		len += n;
+		dp = NextDevicePathNode(dp);
+	}
+	return IsDevicePathEnd(dp) ? len : 0;
+}
+
+/* How deep below the function at @prefix (@plen bytes) handle @h sits:
+ * the bytes its device path adds, 0 when it is not below it. */
+static size_t depth_below(EFI_HANDLE h, EFI_DEVICE_PATH_PROTOCOL *prefix, size_t plen)
+{
+	EFI_DEVICE_PATH_PROTOCOL *dp;
+	size_t len;
+
+	if (BS->HandleProtocol(h, &devpath_guid, (void **)&dp) != EFI_SUCCESS)
+		return 0;
+	len = path_bytes(dp);
+	return len > plen && !memcmp(dp, prefix, plen) ? len - plen : 0;
+}
+
+/* Disconnects every handle below the function, the deepest first
+ * (partitions, then disks). */
+static void stop_children(struct efi_pci_dev *d, EFI_DEVICE_PATH_PROTOCOL *path)
+{
+	size_t plen = path_bytes(path), deepest = SIZE_MAX;
+	EFI_HANDLE *hs = NULL;
+	UINTN n = 0;
+
+	if (!plen || BS->LocateHandleBuffer(AllHandles, NULL, NULL, &n, &hs) != EFI_SUCCESS)
+		return;
+	for (;;) {
+		size_t level = 0;
+
+		for (UINTN i = 0; i < n; i++) {
+			size_t k = depth_below(hs[i], path, plen);
+
+			if (k < deepest)
+				level = VQ_MAX(level, k);
+		}
+		if (!level)
+			break;
+		for (UINTN i = 0; i < n; i++)
+			if (depth_below(hs[i], path, plen) == level &&
+			    EFI_ERROR(BS->DisconnectController(hs[i], NULL, NULL)))
+				log_warn("pci %s: a firmware driver below the device did not stop",
+					 d->vdev.bus.name);
+		deepest = level;
+	}
+	BS->FreePool(hs);
+}
+
+/* The bus drivers on the function itself: agents holding a protocol of it
+ * BY_CHILD_CONTROLLER. Their children have no drivers left: stop them. */
+static void stop_bus_drivers(struct efi_pci_dev *d)
+{
+	EFI_GUID **guids = NULL;
+	UINTN n = 0;
+
+	if (BS->ProtocolsPerHandle(d->handle, &guids, &n) != EFI_SUCCESS)
+		return;
+	for (UINTN i = 0; i < n; i++) {
+		EFI_OPEN_PROTOCOL_INFORMATION_ENTRY *info = NULL;
+		EFI_HANDLE agent = NULL;
+		UINTN m = 0;
+
+		if (BS->OpenProtocolInformation(d->handle, guids[i], &info, &m) != EFI_SUCCESS)
+			continue;
+		for (UINTN j = 0; j < m && !agent; j++)
+			if (info[j].Attributes & EFI_OPEN_PROTOCOL_BY_CHILD_CONTROLLER)
+				agent = info[j].AgentHandle;
+		BS->FreePool(info);
+		if (agent && EFI_ERROR(BS->DisconnectController(d->handle, agent, NULL)))
+			log_warn("pci %s: a firmware bus driver did not stop", d->vdev.bus.name);
+	}
+	BS->FreePool(guids);
+}
+
+/*
+ * Stops the firmware's drivers from the top of the stack down before the
+ * exclusive open stops the rest. The open alone relies on each Stop()
+ * cascading upwards through protocol uninstalls, and OVMF's SCSI stack
+ * breaks that: ScsiBusDxe ends up holding ExtScsiPassThru only
+ * BY_CHILD_CONTROLLER (no BY_DRIVER), so uninstalling it is refused and the
+ * open fails with ACCESS_DENIED; disconnecting the whole handle at once then
+ * stops VirtioScsiDxe under a live bus and crashes the firmware. Leaves up
+ * works: partitions, disks, the bus driver, then the exclusive open.
+ */
+static void stop_firmware_stack(struct efi_pci_dev *d)
+{
+	EFI_DEVICE_PATH_PROTOCOL *path;
+
+	if (BS->HandleProtocol(d->handle, &devpath_guid, (void **)&path) != EFI_SUCCESS)
+		return;
+	stop_children(d, path);
+	stop_bus_drivers(d);
+}
+
 EFI_STATUS efi_pci_take(struct efi_pci_dev *d)
 {
 	EFI_PCI_IO_PROTOCOL *pci;
@@ -297,6 +405,8 @@ EFI_STATUS efi_pci_take(struct efi_pci_dev *d)
 	if (d->owned)
 		return EFI_SUCCESS;
 	d->had_driver = has_driver(d->handle);
+	if (d->had_driver)
+		stop_firmware_stack(d);
 	/* Exclusive open stops any bound driver (its Stop() resets the device). */
 	st = BS->OpenProtocol(d->handle, &pci_io_guid, (void **)&pci, efi_image,
 			      d->handle,

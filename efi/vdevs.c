@@ -78,6 +78,89 @@ static void open_blk(struct vdevs *v, struct efi_pci_dev *d,
 	v->blk_pci[v->nblk++] = d;
 }
 
+EFI_STATUS vdevs_take_scsi(struct efi_pci_dev *d, bool force_bounce,
+			   uint64_t timeout_us, struct vscsi **ret)
+{
+	struct vscsi *c;
+	EFI_STATUS st = efi_pci_take(d);
+	int r;
+
+	if (EFI_ERROR(st))
+		return st;
+	r = vscsi_open(&d->vdev, &c);
+	if (r) {
+		log_error("vscsi %s: cannot initialise: %s", d->vdev.bus.name,
+			  vq_strerror(r));
+		efi_pci_give_back(d);
+		return efi_from_vq(r);
+	}
+	vscsi_set_force_bounce(c, force_bounce);
+	if (timeout_us)
+		vscsi_set_timeout(c, timeout_us);
+	r = vscsi_scan(c);
+	if (r) {
+		vdevs_release_scsi(d, c);
+		return efi_from_vq(r);
+	}
+	*ret = c;
+	return EFI_SUCCESS;
+}
+
+void vdevs_release_scsi(struct efi_pci_dev *d, struct vscsi *c)
+{
+	vscsi_close(c);
+	efi_pci_give_back(d);
+}
+
+static void open_scsi(struct vdevs *v, struct efi_pci_dev *d,
+		      const struct vdevs_opts *o)
+{
+	if (v->nscsi >= VDEVS_MAX_SCSI) {
+		log_warn("vscsi %s: more than %u SCSI controllers, ignored",
+			 d->vdev.bus.name, VDEVS_MAX_SCSI);
+		return;
+	}
+	if (EFI_ERROR(vdevs_take_scsi(d, o->force_bounce, o->timeout_us,
+				      &v->scsi[v->nscsi])))
+		return;
+	v->scsi_pci[v->nscsi++] = d;
+}
+
+unsigned vdevs_disks(struct vdevs *v, struct blockdev **ret, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < v->nblk && n < max; i++)
+		ret[n++] = vblk_bdev(v->blk[i]);
+	for (unsigned i = 0; i < v->nscsi; i++)
+		for (unsigned j = 0; j < vscsi_lun_count(v->scsi[i]) && n < max; j++) {
+			struct blockdev *bd = vscsi_lun_bdev(vscsi_lun_at(v->scsi[i], j));
+
+			if (bd)
+				ret[n++] = bd;
+		}
+	return n;
+}
+
+uint64_t vdevs_bounced_bytes(const struct vdevs *v)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < v->nblk; i++) {
+		struct vblk_stats st;
+
+		vblk_get_stats(v->blk[i], &st);
+		sum += st.bounced_bytes;
+	}
+	for (unsigned i = 0; i < v->nscsi; i++) {
+		struct vscsi_stats st;
+
+		vscsi_get_stats(v->scsi[i], &st);
+		sum += st.bounced_bytes;
+	}
+	return sum;
+}
+
 static void open_gpu(struct vdevs *v, struct efi_pci_dev *d)
 {
 	if (v->gpu || EFI_ERROR(vdevs_take_gpu(d, NULL, NULL, true, &v->gpu)))
@@ -98,6 +181,8 @@ EFI_STATUS vdevs_open(struct vdevs *v, const struct vdevs_opts *o)
 
 		if (d->vdev.type == VIRTIO_ID_BLOCK && o->want_blk)
 			open_blk(v, d, o);
+		else if (d->vdev.type == VIRTIO_ID_SCSI && o->want_scsi)
+			open_scsi(v, d, o);
 		else if (d->vdev.type == VIRTIO_ID_GPU && o->want_gpu)
 			open_gpu(v, d);
 	}
@@ -118,6 +203,9 @@ void vdevs_close(struct vdevs *v)
 	for (unsigned i = 0; i < v->nblk; i++)
 		vdevs_release_blk(v->blk_pci[i], v->blk[i]);
 	v->nblk = 0;
+	for (unsigned i = 0; i < v->nscsi; i++)
+		vdevs_release_scsi(v->scsi_pci[i], v->scsi[i]);
+	v->nscsi = 0;
 	if (v->pci)
 		efi_pci_free_list(v->pci, v->npci);
 	v->pci = NULL;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The virtio devices vqboot drives: every virtio-blk disk through its own
- * driver, and the first virtio-gpu. Opening takes them from the firmware;
+ * The virtio devices vqboot drives: every virtio-blk disk and every disk
+ * behind a virtio-scsi controller through its own drivers, and the first
+ * virtio-gpu. Opening takes them from the firmware;
  * closing resets each one and gives it back, so that the firmware (and a
  * kernel's EFI stub) finds them as before.
  */
@@ -11,8 +12,10 @@
 #include "efi/vqefi.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_gpu.h"
+#include "virtio/virtio_scsi.h"
 
 #define VDEVS_MAX_DISKS 16
+#define VDEVS_MAX_SCSI 8
 
 struct vdevs {
 	struct efi_pci_dev *pci;
@@ -20,12 +23,16 @@ struct vdevs {
 	struct vblk *blk[VDEVS_MAX_DISKS];
 	struct efi_pci_dev *blk_pci[VDEVS_MAX_DISKS];
 	unsigned nblk;
+	struct vscsi *scsi[VDEVS_MAX_SCSI];
+	struct efi_pci_dev *scsi_pci[VDEVS_MAX_SCSI];
+	unsigned nscsi;
 	struct vgpu *gpu;
 	struct efi_pci_dev *gpu_pci;
 };
 
 struct vdevs_opts {
 	bool want_blk;
+	bool want_scsi;
 	bool want_gpu;
 	bool force_bounce;
 	uint64_t timeout_us; /* per request; 0: the driver's default */
@@ -49,6 +56,20 @@ EFI_STATUS vdevs_take_gpu(struct efi_pci_dev *d,
 			  void (*before_start)(void *ctx, struct vgpu *g),
 			  void *ctx, bool start, struct vgpu **ret);
 void vdevs_release_gpu(struct efi_pci_dev *d, struct vgpu *g);
+
+/** The virtio-scsi pair: the take also scans the controller. */
+EFI_STATUS vdevs_take_scsi(struct efi_pci_dev *d, bool force_bounce,
+			   uint64_t timeout_us, struct vscsi **ret);
+void vdevs_release_scsi(struct efi_pci_dev *d, struct vscsi *c);
+
+/**
+ * Every disk opened, virtio-blk first, then each controller's SCSI disks
+ * in target and LUN order: up to @max blockdevs into @ret; returns the count.
+ */
+unsigned vdevs_disks(struct vdevs *v, struct blockdev **ret, unsigned max);
+
+/** Bytes bounced by every disk driver so far. */
+uint64_t vdevs_bounced_bytes(const struct vdevs *v);
 
 /** Find and open the devices. Devices that fail are logged and skipped. */
 EFI_STATUS vdevs_open(struct vdevs *v, const struct vdevs_opts *o);

@@ -3,8 +3,9 @@
 # Builds a busybox initramfs: mkinitrd.sh OUT.cpio.gz KERNEL_ROOT [MODE]
 #   MODE demo: print a greeting and power off.
 #   MODE test: print /proc/cmdline, the checksum of each /vq-initrd-*.txt
-#              (added by extra initrds), load Debian's virtio modules, read
-#              the virtio disks, print what was read, power off.
+#              (added by extra initrds), load Debian's virtio modules (and
+#              virtio_scsi + sd_mod with what they need), read the virtio
+#              and SCSI disks, print what was read, power off.
 # Extra initrd: mkinitrd.sh OUT.cpio.gz - extra NAME CONTENT
 set -eu
 out=$1 kroot=$2 mode=${3:-demo}
@@ -20,14 +21,17 @@ fi
 
 mkdir -p "$work/bin" "$work/proc" "$work/sys" "$work/dev" "$work/mods" "$work/sys/firmware/efi/efivars"
 cp /bin/busybox "$work/bin/busybox"
-for app in sh cat echo md5sum insmod mount poweroff dd head sleep ls tr cut od base64; do
+for app in sh cat echo md5sum insmod mount poweroff dd head sleep ls tr cut od base64 seq grep wc; do
 	ln -s busybox "$work/bin/$app"
 done
 kver=$(ls "$kroot/lib/modules" | head -1)
 m=$kroot/lib/modules/$kver/kernel
 for mod in drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko \
 	drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci_legacy_dev.ko \
-	drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko fs/efivarfs/efivarfs.ko; do
+	drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko fs/efivarfs/efivarfs.ko \
+	lib/crc64.ko lib/crc64-rocksoft.ko crypto/crct10dif_common.ko lib/crc-t10dif.ko \
+	block/t10-pi.ko drivers/scsi/scsi_common.ko drivers/scsi/scsi_mod.ko \
+	drivers/scsi/sd_mod.ko drivers/scsi/virtio_scsi.ko; do
 	cp "$m/$mod" "$work/mods/"
 done
 
@@ -52,11 +56,23 @@ echo "VQ-CMDLINE: $(cat /proc/cmdline)"
 for f in /vq-initrd-*.txt; do
 	[ -e "$f" ] && echo "VQ-INITRD: $f $(md5sum < "$f" | cut -c1-32)"
 done
-for mod in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk efivarfs; do
+for mod in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk efivarfs \
+	crc64 crc64-rocksoft crct10dif_common crc-t10dif t10-pi scsi_common scsi_mod sd_mod virtio_scsi; do
 	insmod /mods/$mod.ko || echo "VQ-MODULE: $mod failed"
 done
 sleep 1
-for d in /sys/block/vd*; do
+# SCSI disks appear as sd probes them: wait until their number holds still.
+if ls /sys/bus/virtio/drivers/virtio_scsi 2>/dev/null | grep -q virtio; then
+	last=-1 same=0
+	for i in $(seq 1 60); do
+		n=$(ls -d /sys/block/sd* 2>/dev/null | wc -l)
+		[ "$n" = "$last" ] && [ "$n" != 0 ] && same=$((same + 1)) || same=0
+		[ "$same" -ge 5 ] && break
+		last=$n
+		sleep 0.1
+	done
+fi
+for d in /sys/block/vd* /sys/block/sd*; do
 	[ -e "$d" ] || continue
 	n=${d##*/}
 	echo "VQ-DISK: $n sectors $(cat $d/size) mbr-md5 $(dd if=/dev/$n bs=512 count=1 2>/dev/null | md5sum)"

@@ -1219,6 +1219,8 @@ static void lun_set_capacity(struct vscsi *c, struct vscsi_lun *l, uint64_t last
 	l->bdev = (struct blockdev){ .ops = &lun_bdev_ops, .ctx = l, .block_size = bs,
 				     .size = l->blocks * bs };
 	vq_snprintf(l->bdev.name, sizeof(l->bdev.name), "%s", l->name);
+	log_info("%s: disk \"%s %s\" rev %s, %llu blocks of %u bytes", l->name, l->vendor,
+		 l->product, l->revision, (unsigned long long)l->blocks, bs);
 }
 
 static bool illegal_request(const struct vscsi_result *r)
@@ -1276,9 +1278,15 @@ static int scan_phase(struct vscsi *c, struct scan_list *sl,
 		      void (*take)(struct vscsi *, struct scan_list *, struct scan_cmd *,
 				   const struct vscsi_slot *, const struct vscsi_result *))
 {
+	uint64_t t0 = plat_now_us();
+	int ret;
+
 	sl->build = build;
 	sl->take = take;
-	return sl->n ? run_scan(c, sl) : 0;
+	ret = sl->n ? run_scan(c, sl) : 0;
+	log_debug("%s: scan phase of %u commands: %llu us", c->d->name, sl->n,
+		  (unsigned long long)(plat_now_us() - t0));
+	return ret;
 }
 
 /* Orders c->luns by target, then LUN: REPORT LUNS answers in any order. */

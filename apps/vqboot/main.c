@@ -20,12 +20,15 @@
 
 #define VQBOOT_TITLE "vqboot 0.1 - boot menu"
 #define PROGRESS_EVERY_US 100000 /* screen updates while loading: 10 per second */
+#define VQBOOT_MAX_DISKS 32 /* virtio-blk disks and SCSI LUNs together */
 #define FAILED_IDLE_QUIT_US (30ULL * 1000 * 1000)
 #define REFUSED_MAX 8
 
 struct vqboot {
 	struct vq_opts opts;
 	struct vdevs devs;
+	struct blockdev *disks[VQBOOT_MAX_DISKS];
+	unsigned ndisks;
 	struct boot_scan scan;
 	struct menu_item *items;
 	uint64_t start_us;
@@ -83,7 +86,8 @@ static void error_hook(int level, const char *line)
 
 static EFI_STATUS open_devices(struct vqboot *vb)
 {
-	struct vdevs_opts o = { .want_blk = true, .want_gpu = !vb->opts.no_gpu,
+	struct vdevs_opts o = { .want_blk = true, .want_scsi = true,
+				.want_gpu = !vb->opts.no_gpu,
 				.force_bounce = vb->opts.bounce,
 				.timeout_us = vb->opts.io_timeout_ms * 1000ULL };
 	EFI_STATUS st = vdevs_open(&vb->devs, &o);
@@ -96,7 +100,8 @@ static EFI_STATUS open_devices(struct vqboot *vb)
 		screen_flush();
 		efi_log_hook = error_hook;
 	}
-	if (!vb->devs.nblk) {
+	vb->ndisks = vdevs_disks(&vb->devs, vb->disks, VQBOOT_MAX_DISKS);
+	if (!vb->ndisks) {
 		log_error("vqboot: no virtio disk found");
 		return EFI_NOT_FOUND;
 	}
@@ -114,12 +119,13 @@ static void close_devices(struct vqboot *vb)
 static EFI_STATUS find_entries(struct vqboot *vb)
 {
 	scan_init(&vb->scan);
-	for (unsigned i = 0; i < vb->devs.nblk; i++)
-		scan_disk(&vb->scan, vblk_bdev(vb->devs.blk[i]), i);
+	/* virtio-blk disks and SCSI LUNs alike: one list, one menu. */
+	for (unsigned i = 0; i < vb->ndisks; i++)
+		scan_disk(&vb->scan, vb->disks[i], i);
 	scan_finish(&vb->scan);
 	if (!vb->scan.entries.count) {
 		log_error("vqboot: no boot entries on %u virtio disk%s (%u volume%s searched)",
-			  vb->devs.nblk, vb->devs.nblk == 1 ? "" : "s", vb->scan.nvols,
+			  vb->ndisks, vb->ndisks == 1 ? "" : "s", vb->scan.nvols,
 			  vb->scan.nvols == 1 ? "" : "s");
 		return EFI_NOT_FOUND;
 	}
@@ -185,14 +191,13 @@ static void report_load(struct vqboot *vb, const struct bls_entry *e,
 {
 	uint64_t now = plat_now_us();
 	uint64_t rate = l->read_us ? l->bytes / l->read_us : 0;
-	uint64_t bounced = 0;
+	uint64_t bounced = vdevs_bounced_bytes(&vb->devs);
 
 	/* Per disk, what vqboot's own driver did: the tests read this to tell
 	 * it from a firmware read. */
 	for (unsigned i = 0; i < vb->devs.nblk; i++) {
 		struct vblk_stats st;
 		vblk_get_stats(vb->devs.blk[i], &st);
-		bounced += st.bounced_bytes;
 		log_info("%s: vqboot's driver read %llu bytes in %llu requests",
 			 vblk_bdev(vb->devs.blk[i])->name,
 			 (unsigned long long)st.bytes,

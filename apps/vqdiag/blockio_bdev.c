@@ -58,6 +58,17 @@ static EFI_DEVICE_PATH_PROTOCOL *path_after(EFI_DEVICE_PATH_PROTOCOL *dp,
 	return (EFI_DEVICE_PATH_PROTOCOL *)((uint8_t *)dp + plen);
 }
 
+/* The SCSI node (UEFI 2.10 §10.3.4.2): type 3, subtype 2, Pun and Lun. */
+#define SCSI_NODE_LEN 8
+
+static bool is_scsi_node(EFI_DEVICE_PATH_PROTOCOL *n, uint16_t target, uint16_t lun)
+{
+	return DevicePathType(n) == MESSAGING_DEVICE_PATH &&
+	       DevicePathSubType(n) == MSG_SCSI_DP &&
+	       DevicePathNodeLength(n) >= SCSI_NODE_LEN &&
+	       get_le16((uint8_t *)n + 4) == target && get_le16((uint8_t *)n + 6) == lun;
+}
+
 /* The handle carrying @guid whose path is @pci_path, optionally plus the HD
  * node of partition @number (0: none). */
 static EFI_HANDLE find_handle(EFI_GUID *guid, EFI_DEVICE_PATH_PROTOCOL *pci_path,
@@ -151,12 +162,72 @@ EFI_STATUS efi_blockio_find(EFI_HANDLE pci_handle, struct efi_blockio *ret)
 	return st;
 }
 
-EFI_STATUS efi_blockio_find_fs(EFI_HANDLE pci_handle, unsigned number,
+EFI_STATUS efi_blockio_find_scsi(EFI_HANDLE pci_handle, uint16_t target, uint16_t lun,
+				 struct efi_blockio *ret)
+{
+	EFI_DEVICE_PATH_PROTOCOL *pci_path;
+	EFI_HANDLE *hs = NULL, found = NULL;
+	UINTN n = 0;
+	EFI_STATUS st;
+
+	BS->ConnectController(pci_handle, NULL, NULL, TRUE);
+	pci_path = path_of(pci_handle);
+	if (!pci_path ||
+	    BS->LocateHandleBuffer(ByProtocol, &blockio_guid, NULL, &n, &hs) != EFI_SUCCESS)
+		return EFI_NOT_FOUND;
+	for (UINTN i = 0; i < n && !found; i++) {
+		EFI_DEVICE_PATH_PROTOCOL *dp = path_of(hs[i]);
+		EFI_DEVICE_PATH_PROTOCOL *rest = dp ? path_after(dp, pci_path) : NULL;
+
+		if (rest && !IsDevicePathEnd(rest) && is_scsi_node(rest, target, lun) &&
+		    IsDevicePathEnd(NextDevicePathNode(rest)))
+			found = hs[i];
+	}
+	BS->FreePool(hs);
+	if (!found)
+		return EFI_NOT_FOUND;
+	st = blockio_wrap(found, ret);
+	if (!EFI_ERROR(st))
+		ret->bdev.ctx = ret;
+	return st;
+}
+
+unsigned efi_blockio_scsi_luns(EFI_HANDLE pci_handle, struct efi_scsi_addr *ret,
+			       unsigned max)
+{
+	EFI_DEVICE_PATH_PROTOCOL *pci_path;
+	EFI_HANDLE *hs = NULL;
+	UINTN n = 0;
+	unsigned found = 0;
+
+	BS->ConnectController(pci_handle, NULL, NULL, TRUE);
+	pci_path = path_of(pci_handle);
+	if (!pci_path ||
+	    BS->LocateHandleBuffer(ByProtocol, &blockio_guid, NULL, &n, &hs) != EFI_SUCCESS)
+		return 0;
+	for (UINTN i = 0; i < n && found < max; i++) {
+		EFI_DEVICE_PATH_PROTOCOL *dp = path_of(hs[i]);
+		EFI_DEVICE_PATH_PROTOCOL *rest = dp ? path_after(dp, pci_path) : NULL;
+
+		if (!rest || IsDevicePathEnd(rest) ||
+		    DevicePathType(rest) != MESSAGING_DEVICE_PATH ||
+		    DevicePathSubType(rest) != MSG_SCSI_DP ||
+		    DevicePathNodeLength(rest) < SCSI_NODE_LEN ||
+		    !IsDevicePathEnd(NextDevicePathNode(rest)))
+			continue;
+		ret[found++] = (struct efi_scsi_addr){ get_le16((uint8_t *)rest + 4),
+						       get_le16((uint8_t *)rest + 6) };
+	}
+	BS->FreePool(hs);
+	return found;
+}
+
+EFI_STATUS efi_blockio_find_fs(EFI_HANDLE disk_handle, unsigned number,
 			       EFI_FILE_IO_INTERFACE **ret)
 {
-	EFI_DEVICE_PATH_PROTOCOL *pci_path = path_of(pci_handle);
-	EFI_HANDLE h = pci_path && number ? find_handle(&sfs_guid, pci_path, number)
-					  : NULL;
+	EFI_DEVICE_PATH_PROTOCOL *disk_path = path_of(disk_handle);
+	EFI_HANDLE h = disk_path && number ? find_handle(&sfs_guid, disk_path, number)
+					   : NULL;
 
 	if (!h)
 		return EFI_NOT_FOUND;

@@ -29,11 +29,28 @@ struct efi_blockio {
 EFI_STATUS efi_blockio_find(EFI_HANDLE pci_handle, struct efi_blockio *ret);
 
 /**
- * The firmware's filesystem on partition @number (the HD node's
- * PartitionNumber, 1-based as in the partition table) of the disk behind
- * @pci_handle; EFI_NOT_FOUND when the firmware did not mount one.
+ * The BlockIo of SCSI target @target, LUN @lun behind the virtio-scsi
+ * controller @pci_handle: the handle whose path is the function's plus one
+ * SCSI node (what OVMF's VirtioScsiDxe and ScsiBusDxe build).
  */
-EFI_STATUS efi_blockio_find_fs(EFI_HANDLE pci_handle, unsigned number,
+EFI_STATUS efi_blockio_find_scsi(EFI_HANDLE pci_handle, uint16_t target, uint16_t lun,
+				 struct efi_blockio *ret);
+
+struct efi_scsi_addr {
+	uint16_t target, lun;
+};
+
+/** The SCSI LUNs behind @pci_handle the firmware has a disk BlockIo for. */
+unsigned efi_blockio_scsi_luns(EFI_HANDLE pci_handle, struct efi_scsi_addr *ret,
+			       unsigned max);
+
+/**
+ * The firmware's filesystem on partition @number (the HD node's
+ * PartitionNumber, 1-based as in the partition table) of the disk whose
+ * BlockIo handle is @disk_handle (for virtio-blk the PCI function itself);
+ * EFI_NOT_FOUND when the firmware did not mount one.
+ */
+EFI_STATUS efi_blockio_find_fs(EFI_HANDLE disk_handle, unsigned number,
 			       EFI_FILE_IO_INTERFACE **ret);
 
 /** Page-aligned memory (for buffers both the firmware and vqboot fill). */

@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_gpu.h"
+#include "virtio/virtio_scsi.h"
 #include "lib/fmt.h"
 
 /* JSON goes out one token per line so no console wraps a line for us. */
@@ -75,6 +76,8 @@ static uint64_t driver_filter(uint16_t type, uint64_t offered)
 		return vblk_features(offered);
 	case VIRTIO_ID_GPU:
 		return vgpu_features(offered);
+	case VIRTIO_ID_SCSI:
+		return vscsi_features(offered);
 	default:
 		return offered & (VIRTIO_BIT(VIRTIO_F_VERSION_1) |
 				  VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM));
@@ -177,6 +180,45 @@ static void list_blk_config(struct diag_out *o, struct vdev *v)
 		   size_max, ro ? "yes" : "no");
 }
 
+static void list_scsi_config(struct diag_out *o, struct vdev *v)
+{
+	struct virtio_scsi_config c = { 0 };
+
+#define SCSI_CFG(f) vdev_config_get(v, struct virtio_scsi_config, f, &c.f)
+	SCSI_CFG(num_queues);
+	SCSI_CFG(seg_max);
+	SCSI_CFG(max_sectors);
+	SCSI_CFG(cmd_per_lun);
+	SCSI_CFG(event_info_size);
+	SCSI_CFG(sense_size);
+	SCSI_CFG(cdb_size);
+	SCSI_CFG(max_channel);
+	SCSI_CFG(max_target);
+	SCSI_CFG(max_lun);
+#undef SCSI_CFG
+	if (o->json) {
+		json_begin_object(&o->j, "scsi");
+		json_uint(&o->j, "num_queues", c.num_queues);
+		json_uint(&o->j, "seg_max", c.seg_max);
+		json_uint(&o->j, "max_sectors", c.max_sectors);
+		json_uint(&o->j, "cmd_per_lun", c.cmd_per_lun);
+		json_uint(&o->j, "event_info_size", c.event_info_size);
+		json_uint(&o->j, "sense_size", c.sense_size);
+		json_uint(&o->j, "cdb_size", c.cdb_size);
+		json_uint(&o->j, "max_channel", c.max_channel);
+		json_uint(&o->j, "max_target", c.max_target);
+		json_uint(&o->j, "max_lun", c.max_lun);
+		json_end_object(&o->j);
+		return;
+	}
+	con_printf("  requestqs: %u, seg_max %u, max_sectors %u, cmd_per_lun %u\n",
+		   c.num_queues, c.seg_max, c.max_sectors, c.cmd_per_lun);
+	con_printf("  sizes:     cdb %u, sense %u, event info %u\n", c.cdb_size,
+		   c.sense_size, c.event_info_size);
+	con_printf("  address:   max_channel %u, max_target %u, max_lun %u\n",
+		   c.max_channel, c.max_target, c.max_lun);
+}
+
 static void list_gpu_config(struct diag_out *o, struct vdev *v)
 {
 	uint32_t scanouts = 0;
@@ -247,6 +289,8 @@ static void list_one(struct diag_out *o, struct efi_pci_dev *d)
 		list_blk_config(o, v);
 	if (!r && v->type == VIRTIO_ID_GPU)
 		list_gpu_config(o, v);
+	if (!r && v->type == VIRTIO_ID_SCSI)
+		list_scsi_config(o, v);
 	efi_pci_give_back(d);
 	if (o->json)
 		json_end_object(&o->j);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vqdiag bench: disk read speed on the first virtio disk, in one boot. Each
- * test runs through the firmware (OVMF's virtio-blk driver behind
+ * vqdiag bench: disk read speed on the first virtio disk, in one boot (with
+ * --scsi, or when there is no virtio-blk disk: the first disk behind the
+ * first virtio-scsi controller). Each test runs through the firmware
+ * (OVMF's virtio-blk driver, or VirtioScsiDxe + ScsiDiskDxe, behind
  * EFI_BLOCK_IO, its FAT driver behind EFI_FILE_PROTOCOL) and straight after
  * through vqboot's own driver and FAT, the device taken from the firmware
  * for it and given back after; --rounds repeats that and each row reports
@@ -25,6 +27,8 @@
 #include "boot/load.h"
 #include "lib/log.h"
 #include "boot/part.h"
+#include "virtio/virtio_blk.h"
+#include "virtio/virtio_scsi.h"
 #include "efi/vdevs.h"
 #include "lib/plat.h"
 
@@ -106,6 +110,8 @@ struct bench_files {
 
 struct bench {
 	struct efi_pci_dev *dev;
+	bool scsi;                          /* a SCSI LUN of dev */
+	uint16_t target, lun;
 	uint64_t seq_bytes;
 	uint64_t region_start, region_len;  /* bytes on the disk */
 	unsigned fat_part;                  /* partition number; 0: none */
@@ -333,14 +339,17 @@ static int firmware_test(struct bench *b, unsigned t, struct bench_result *ret)
 	struct bench_files files = { .read_file = fw_read_file };
 	int r;
 
-	if (EFI_ERROR(efi_blockio_find(b->dev->handle, &fw)))
+	EFI_STATUS st = b->scsi ? efi_blockio_find_scsi(b->dev->handle, b->target, b->lun, &fw)
+				: efi_blockio_find(b->dev->handle, &fw);
+
+	if (EFI_ERROR(st))
 		return log_err(-VQ_ENODEV, "bench: the firmware has no BlockIo on %s",
 			       b->dev->vdev.bus.name);
 	if (!b->fat_part && (r = find_layout(b, &fw.bdev)))
 		return r;
 	if (defs[t].request)
 		return block_test(&fw.bdev, b, t, ret);
-	if (EFI_ERROR(efi_blockio_find_fs(b->dev->handle, b->fat_part, &files.sfs)))
+	if (EFI_ERROR(efi_blockio_find_fs(fw.handle, b->fat_part, &files.sfs)))
 		return log_err(-VQ_ENOENT, "bench: the firmware did not mount partition %u",
 			       b->fat_part);
 	file_test(b, t, &files, ret);
@@ -373,24 +382,61 @@ static void add_stats(struct vblk_stats *sum, const struct vblk_stats *s)
 	sum->max_inflight = VQ_MAX(sum->max_inflight, s->max_inflight);
 }
 
-/* The same test through vqboot: take the device, open, test, give back. */
-static int vqboot_test(struct bench *b, unsigned t, struct bench_result *ret)
+/* One test on a blockdev of vqboot's. */
+static int vqboot_run(struct bench *b, unsigned t, struct blockdev *bd,
+		      struct bench_result *ret)
 {
 	struct bench_files files = { .read_file = vq_read_file };
-	struct vblk_stats st;
 	struct blockdev pbd;
-	struct vblk *vb;
 	int r;
 
-	if (EFI_ERROR(vdevs_take_blk(b->dev, b->bounce, 0, &vb)))
-		return -VQ_ENODEV;
-	if (defs[t].request) {
-		r = block_test(vblk_bdev(vb), b, t, ret);
-	} else if (!(r = mount_fat(vblk_bdev(vb), b->fat_part, &pbd, &files.fs))) {
+	if (defs[t].request)
+		return block_test(bd, b, t, ret);
+	r = mount_fat(bd, b->fat_part, &pbd, &files.fs);
+	if (!r) {
 		file_test(b, t, &files, ret);
 		r = ret->err;
 		fs_unmount(files.fs);
 	}
+	return r;
+}
+
+/* The same test through vqboot on a SCSI LUN: take, scan, test, give back. */
+static int vqboot_test_scsi(struct bench *b, unsigned t, struct bench_result *ret)
+{
+	struct vscsi_stats st;
+	struct vscsi *c;
+	int r = -VQ_ENOENT;
+
+	if (EFI_ERROR(vdevs_take_scsi(b->dev, b->bounce, 0, &c)))
+		return -VQ_ENODEV;
+	for (unsigned i = 0; i < vscsi_lun_count(c); i++) {
+		struct vscsi_lun *l = vscsi_lun_at(c, i);
+
+		if (l->target == b->target && l->lun == b->lun && l->disk)
+			r = vqboot_run(b, t, vscsi_lun_bdev(l), ret);
+	}
+	vscsi_get_stats(c, &st);
+	b->stats.requests += st.reads;
+	b->stats.bytes += st.bytes;
+	b->stats.bounced_bytes += st.bounced_bytes;
+	b->stats.max_inflight = VQ_MAX(b->stats.max_inflight, st.max_inflight);
+	vdevs_release_scsi(b->dev, c);
+	return r;
+}
+
+/* The same test through vqboot: take the device, open, test, give back. */
+static int vqboot_test(struct bench *b, unsigned t, struct bench_result *ret)
+{
+	struct vblk_stats st;
+	struct vblk *vb;
+	int r;
+
+	if (b->scsi)
+		return vqboot_test_scsi(b, t, ret);
+	if (EFI_ERROR(vdevs_take_blk(b->dev, b->bounce, 0, &vb)))
+		return -VQ_ENODEV;
+	r = vqboot_run(b, t, vblk_bdev(vb), ret);
 	vblk_get_stats(vb, &st);
 	add_stats(&b->stats, &st);
 	vdevs_release_blk(b->dev, vb);
@@ -483,6 +529,11 @@ static void put_header(struct diag_out *o, const struct bench *b)
 {
 	if (o->json) {
 		json_string(&o->j, "pci", b->dev->vdev.bus.name);
+		json_string(&o->j, "disk_kind", b->scsi ? "scsi" : "blk");
+		if (b->scsi) {
+			json_uint(&o->j, "target", b->target);
+			json_uint(&o->j, "lun", b->lun);
+		}
 		json_string(&o->j, "timing", "plat_now_us: TSC calibrated against the firmware's Stall(10000)");
 		json_uint(&o->j, "tsc_per_us", b->tsc_per_us);
 		json_uint(&o->j, "sequential_bytes", b->seq_bytes);
@@ -496,8 +547,13 @@ static void put_header(struct diag_out *o, const struct bench *b)
 		json_string(&o->j, "gpu", "not measured here: see vqdiag gpu");
 		return;
 	}
-	con_printf("vqdiag bench on vblk %s: %llu MiB sequential from byte %llu, %u random reads\n",
-		   b->dev->vdev.bus.name, (unsigned long long)(b->seq_bytes >> 20),
+	if (b->scsi)
+		con_printf("vqdiag bench on vscsi %s target %u lun %u", b->dev->vdev.bus.name,
+			   b->target, b->lun);
+	else
+		con_printf("vqdiag bench on vblk %s", b->dev->vdev.bus.name);
+	con_printf(": %llu MiB sequential from byte %llu, %u random reads\n",
+		   (unsigned long long)(b->seq_bytes >> 20),
 		   (unsigned long long)b->region_start, BENCH_RANDOM_OPS);
 	con_printf("timing: TSC, %llu ticks/us, calibrated against the firmware's Stall\n",
 		   (unsigned long long)b->tsc_per_us);
@@ -548,12 +604,33 @@ static void put_report(struct diag_out *o, const struct bench *b)
 
 /* ---- parameters and setup --------------------------------------------------- */
 
-static struct efi_pci_dev *first_disk(struct efi_pci_dev *devs, unsigned n)
+static struct efi_pci_dev *first_of(struct efi_pci_dev *devs, unsigned n, uint16_t type)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (devs[i].vdev.type == VIRTIO_ID_BLOCK)
+		if (devs[i].vdev.type == type)
 			return &devs[i];
 	return NULL;
+}
+
+/* The first virtio-blk disk, or (--scsi, or none) the first SCSI disk the
+ * firmware sees behind the first virtio-scsi controller. */
+static void pick_disk(struct bench *b, struct efi_pci_dev *devs, unsigned n, bool scsi)
+{
+	struct efi_scsi_addr luns[8];
+
+	b->dev = scsi ? NULL : first_of(devs, n, VIRTIO_ID_BLOCK);
+	if (b->dev)
+		return;
+	b->dev = first_of(devs, n, VIRTIO_ID_SCSI);
+	if (!b->dev)
+		return;
+	if (!efi_blockio_scsi_luns(b->dev->handle, luns, ARRAY_SIZE(luns))) {
+		b->dev = NULL;
+		return;
+	}
+	b->scsi = true;
+	b->target = luns[0].target;
+	b->lun = luns[0].lun;
 }
 
 static uint64_t round_ratio(const struct bench *b, unsigned round, unsigned t)
@@ -629,12 +706,18 @@ EFI_STATUS diag_bench(struct diag_out *o, const struct diag_params *p)
 	st = efi_pci_find_virtio(&devs, &n);
 	if (EFI_ERROR(st))
 		return st;
-	b = (struct bench){ .dev = first_disk(devs, n), .seq_bytes = mib << 20,
+	b = (struct bench){ .seq_bytes = mib << 20,
 			    .rounds = (unsigned)rounds,
 			    .file_cap = BENCH_FILE_MAX, .tsc_per_us = efi_tsc_per_us() };
-	for (unsigned i = 0; i < p->argc; i++)
+	bool scsi = false;
+
+	for (unsigned i = 0; i < p->argc; i++) {
 		if (!strcmp(p->argv[i], "--bounce"))
 			b.bounce = true;
+		if (!strcmp(p->argv[i], "--scsi"))
+			scsi = true;
+	}
+	pick_disk(&b, devs, n, scsi);
 	if (!b.dev) {
 		log_error("bench: no virtio disk");
 		st = EFI_NOT_FOUND;

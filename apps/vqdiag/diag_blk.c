@@ -4,7 +4,9 @@
  * firmware's BlockIo, when it has one, and then through vqboot's own
  * driver, and compare what came back. Also reports what vqboot sees of the
  * disk: serial (GET_ID), capacity, block sizes, request limits, partitions
- * and the filesystem on each. Never writes.
+ * and the filesystem on each. Behind a virtio-scsi controller every LUN
+ * the scan finds is listed (vendor, product, revision, type, capacity,
+ * block size) and each disk compared the same way. Never writes.
  *
  * The firmware pass runs first, while OVMF's driver owns the device;
  * efi_pci_take then stops that driver, vqboot reads, and efi_pci_give_back
@@ -15,6 +17,8 @@
 #include "boot/fs.h"
 #include "lib/log.h"
 #include "boot/part.h"
+#include "virtio/virtio_blk.h"
+#include "virtio/virtio_scsi.h"
 #include "efi/vdevs.h"
 #include "lib/plat.h"
 #include "lib/fmt.h"
@@ -323,6 +327,7 @@ static EFI_STATUS blk_one(struct diag_out *o, struct efi_pci_dev *d,
 	if (o->json) {
 		json_begin_object(&o->j, NULL);
 		json_string(&o->j, "pci", d->vdev.bus.name);
+		json_string(&o->j, "kind", "blk");
 	} else {
 		con_printf("vblk %s:\n", d->vdev.bus.name);
 	}
@@ -344,6 +349,153 @@ static EFI_STATUS blk_one(struct diag_out *o, struct efi_pci_dev *d,
 	if (o->json)
 		json_end_object(&o->j);
 	return k->vq.err || k->fw.err ? EFI_DEVICE_ERROR : EFI_SUCCESS;
+}
+
+/* ---- SCSI controllers ----------------------------------------------------- */
+
+#define SCSI_FW_MAX 32
+
+/* What the firmware read of each of its SCSI disks, before the take. */
+struct scsi_fw {
+	struct efi_scsi_addr addr[SCSI_FW_MAX];
+	struct blk_pass pass[SCSI_FW_MAX];
+	unsigned n;
+};
+
+static void scsi_firmware_passes(struct efi_pci_dev *d, struct blk_disk *k,
+				 struct scsi_fw *fw)
+{
+	fw->n = efi_blockio_scsi_luns(d->handle, fw->addr, SCSI_FW_MAX);
+	for (unsigned i = 0; i < fw->n; i++) {
+		struct efi_blockio bio;
+
+		if (EFI_ERROR(efi_blockio_find_scsi(d->handle, fw->addr[i].target,
+						    fw->addr[i].lun, &bio)))
+			fw->pass[i] = (struct blk_pass){ .why = "BlockIo vanished" };
+		else
+			read_pass(&bio.bdev, &k->range, k->buf, &fw->pass[i]);
+	}
+}
+
+static const struct blk_pass *scsi_fw_pass(const struct scsi_fw *fw,
+					   const struct vscsi_lun *l)
+{
+	static const struct blk_pass none = {
+		.why = "the firmware has no BlockIo on this LUN" };
+
+	for (unsigned i = 0; i < fw->n; i++)
+		if (fw->addr[i].target == l->target && fw->addr[i].lun == l->lun)
+			return &fw->pass[i];
+	return &none;
+}
+
+static void put_lun_info(struct diag_out *o, const struct vscsi_lun *l)
+{
+	uint64_t bytes = l->blocks * l->block_size;
+
+	if (o->json) {
+		json_uint(&o->j, "target", l->target);
+		json_uint(&o->j, "lun", l->lun);
+		json_string(&o->j, "type", vscsi_type_name(l->type));
+		json_string(&o->j, "vendor", l->vendor);
+		json_string(&o->j, "product", l->product);
+		json_string(&o->j, "revision", l->revision);
+		json_bool(&o->j, "disk", l->disk);
+		if (!l->disk)
+			json_string(&o->j, "why", l->why ? l->why : "");
+		json_uint(&o->j, "capacity_blocks", l->blocks);
+		json_uint(&o->j, "logical_block_size", l->block_size);
+		json_uint(&o->j, "capacity_bytes", bytes);
+		return;
+	}
+	con_printf("  target %u lun %u: %s \"%s\" \"%s\" rev \"%s\"", l->target, l->lun,
+		   vscsi_type_name(l->type), l->vendor, l->product, l->revision);
+	if (l->disk)
+		con_printf(", %llu blocks of %u bytes (%llu MiB)\n",
+			   (unsigned long long)l->blocks, l->block_size,
+			   (unsigned long long)(bytes >> 20));
+	else
+		con_printf(", %s\n", l->why ? l->why : "not used");
+}
+
+static EFI_STATUS scsi_lun(struct diag_out *o, struct vscsi_lun *l, struct blk_disk *k,
+			   const struct scsi_fw *fw)
+{
+	struct blk_pass vq = { .why = "not a disk" };
+	const struct blk_pass *fp = scsi_fw_pass(fw, l);
+
+	if (o->json)
+		json_begin_object(&o->j, NULL);
+	put_lun_info(o, l);
+	if (l->disk) {
+		put_parts(o, vscsi_lun_bdev(l));
+		read_pass(vscsi_lun_bdev(l), &k->range, k->buf, &vq);
+	}
+	k->fw = *fp;
+	k->vq = vq;
+	put_pass(o, "firmware", &k->fw);
+	put_pass(o, "vqboot", &k->vq);
+	if (l->disk)
+		put_compare(o, k);
+	if (o->json)
+		json_end_object(&o->j);
+	return l->disk && (vq.err || fp->err) ? EFI_DEVICE_ERROR : EFI_SUCCESS;
+}
+
+static void put_scsi_ctrl(struct diag_out *o, const struct vscsi *c)
+{
+	const struct vscsi_info *in = vscsi_get_info(c);
+
+	if (o->json) {
+		json_uint(&o->j, "targets_scanned", in->targets_scanned);
+		json_uint(&o->j, "scan_us", in->scan_us);
+		json_uint(&o->j, "max_target", in->max_target);
+		json_uint(&o->j, "max_lun", in->max_lun);
+		json_uint(&o->j, "queue_size", in->queue_size);
+		json_uint(&o->j, "max_request", in->max_request);
+		return;
+	}
+	con_printf("  scan:     %u targets in %llu us; max_lun %u, queue %u, reads up to %u bytes\n",
+		   in->targets_scanned, (unsigned long long)in->scan_us, in->max_lun,
+		   in->queue_size, in->max_request);
+}
+
+/* One controller: the firmware reads its disks, then vqboot takes it, scans
+ * it and reads each disk the scan found, then gives it back. */
+static EFI_STATUS scsi_one(struct diag_out *o, struct efi_pci_dev *d, struct blk_disk *k,
+			   bool bounce)
+{
+	static struct scsi_fw fw;
+	EFI_STATUS st = EFI_SUCCESS;
+	struct vscsi *c;
+
+	if (o->json) {
+		json_begin_object(&o->j, NULL);
+		json_string(&o->j, "pci", d->vdev.bus.name);
+		json_string(&o->j, "kind", "scsi");
+	} else {
+		con_printf("vscsi %s:\n", d->vdev.bus.name);
+	}
+	scsi_firmware_passes(d, k, &fw);
+	if (EFI_ERROR(vdevs_take_scsi(d, bounce, 0, &c))) {
+		if (o->json) {
+			json_string(&o->j, "error", "cannot take or scan the controller");
+			json_end_object(&o->j);
+		}
+		return EFI_DEVICE_ERROR;
+	}
+	put_scsi_ctrl(o, c);
+	if (o->json)
+		json_begin_array(&o->j, "luns");
+	for (unsigned i = 0; i < vscsi_lun_count(c); i++)
+		if (EFI_ERROR(scsi_lun(o, vscsi_lun_at(c, i), k, &fw)))
+			st = EFI_DEVICE_ERROR;
+	if (o->json) {
+		json_end_array(&o->j);
+		json_end_object(&o->j);
+	}
+	vdevs_release_scsi(d, c);
+	return st;
 }
 
 /* The PCI address named on the command line, if any ("00:03.0"). */
@@ -392,11 +544,18 @@ static EFI_STATUS blk_all(struct diag_out *o, const struct diag_params *p,
 	if (o->json)
 		json_begin_array(&o->j, "disks");
 	for (unsigned i = 0; i < n; i++) {
-		if (devs[i].vdev.type != VIRTIO_ID_BLOCK ||
+		uint16_t type = devs[i].vdev.type;
+		EFI_STATUS r;
+
+		if ((type != VIRTIO_ID_BLOCK && type != VIRTIO_ID_SCSI) ||
 		    (want && strcmp(want, devs[i].vdev.bus.name)))
 			continue;
 		seen++;
-		if (EFI_ERROR(blk_one(o, &devs[i], &k, has_flag(p, "--bounce"))))
+		if (type == VIRTIO_ID_SCSI)
+			r = scsi_one(o, &devs[i], &k, has_flag(p, "--bounce"));
+		else
+			r = blk_one(o, &devs[i], &k, has_flag(p, "--bounce"));
+		if (EFI_ERROR(r))
 			st = EFI_DEVICE_ERROR;
 	}
 	if (o->json)

@@ -16,9 +16,11 @@ static const char usage[] =
 	"           [--hold N] keep the pattern N seconds; [--all-scanouts]\n"
 	"  blk [PCI-ADDR] [--start=SECTOR] [--sectors=N] [--bounce]\n"
 	"           read each virtio disk through the firmware and through vqboot,\n"
-	"           compare; serial, sizes, partitions, filesystems, MB/s\n"
-	"  bench [--size=MiB] [--rounds=N] [--bounce]\n"
+	"           compare; serial, sizes, partitions, filesystems, MB/s; every\n"
+	"           LUN behind virtio-scsi controllers: vendor, product, capacity\n"
+	"  bench [--size=MiB] [--rounds=N] [--bounce] [--scsi]\n"
 	"           firmware versus vqboot read speed on the first virtio disk\n"
+	"           (--scsi: the first disk behind a virtio-scsi controller)\n"
 	"  --help   this text\n"
 	"--json prints one JSON document between the lines\n"
 	"  " VQDIAG_JSON_BEGIN "\n  " VQDIAG_JSON_END "\n";

@@ -59,7 +59,7 @@ def make_tools_disk(path, files, startup):
 class VM:
     def __init__(self, name, machine="q35", mem=512, devices=(), disks=(),
                  tools=None, startup=(), gpu=None, extra=(), workdir=None,
-                 secure_boot=False, tpm=False):
+                 secure_boot=False, tpm=False, scsi=(), scsi_ctrls=None):
         self.name = name
         self.secure_boot = secure_boot
         self.tpm = tpm
@@ -72,6 +72,11 @@ class VM:
         self.mem = mem
         self.devices = list(devices)
         self.disks = list(disks)  # (path, device options) for virtio disks
+        # (path, scsi-hd options) for disks behind virtio-scsi controllers
+        # s0, s1 ... (scsi_ctrls: each controller's options; one by default)
+        self.scsi = list(scsi)
+        self.scsi_ctrls = list(scsi_ctrls) if scsi_ctrls is not None else \
+            ([""] if self.scsi else [])
         self.tools = tools
         self.startup = list(startup)
         self.gpu = gpu
@@ -112,6 +117,17 @@ class VM:
                 drive += "," + drive_extra
             cmd += ["-drive", drive,
                     "-device", f"virtio-blk-pci,drive=vd{i}" + (("," + opts) if opts else "")]
+        for c, opts in enumerate(self.scsi_ctrls):
+            cmd += ["-device", f"virtio-scsi-pci,id=s{c}" + (("," + opts) if opts else "")]
+        for i, (path, opts) in enumerate(self.scsi):
+            drive = f"if=none,id=sd{i},format=raw,file={path}"
+            if isinstance(opts, tuple):
+                drive_extra, opts = opts
+                drive += "," + drive_extra
+            dev = f"scsi-hd,drive=sd{i},channel=0"
+            if "bus=" not in (opts or ""):
+                dev += ",bus=s0.0"
+            cmd += ["-drive", drive, "-device", dev + (("," + opts) if opts else "")]
         for dev in self.devices:
             cmd += ["-device", dev]
         cmd += self.extra
