@@ -9,6 +9,12 @@ static EFI_GUID loader_guid = { 0x4a67b082, 0x0a4c, 0x41cf,
 
 #define VQBOOT_VERSION "vqboot 0.1"
 
+/* The same text as LoaderInfo, between markers that vqboot-install (and
+ * anyone else) can find in the image file to tell vqboot and its version
+ * from other loaders on an ESP; systemd-boot marks its images the same way. */
+static const char loader_marker[] __attribute__((used)) =
+	"#### LoaderInfo: " VQBOOT_VERSION " ####";
+
 /* Volatile, boot-service and runtime access, like systemd-boot's. */
 static void set_string(const CHAR16 *name, const char *value)
 {
@@ -49,8 +55,20 @@ void bli_set_init(void)
 	set_string(L"LoaderInfo", VQBOOT_VERSION);
 }
 
-void bli_set_exec(const char *entry_id)
+/* systemd's tools name an entry by its file name without the boot counter
+ * ("debian-6.1.conf", "debian-6.1.efi"): bootctl list marks the entry whose
+ * name equals LoaderEntrySelected. Automatic entries have no file and keep
+ * their id. */
+void bli_set_exec(const struct bls_entry *e)
 {
-	set_string(L"LoaderEntrySelected", entry_id);
+	static const char *const suffix[] = {
+		[BLS_KIND_TYPE1] = ".conf", [BLS_KIND_UKI] = ".efi", [BLS_KIND_AUTO] = "",
+	};
+	const char *sfx = (size_t)e->kind < ARRAY_SIZE(suffix) && suffix[e->kind] ?
+		suffix[e->kind] : "";
+	char id[BLS_NAME_MAX + sizeof(".conf")];
+
+	vq_snprintf(id, sizeof(id), "%s%s", e->id, sfx);
+	set_string(L"LoaderEntrySelected", id);
 	set_time(L"LoaderTimeExecUSec");
 }

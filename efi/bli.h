@@ -8,12 +8,17 @@
 #define VQ_BLI_H
 
 #include "efi/vqefi.h"
+#include "boot/bls.h"
 
 /** LoaderTimeInitUSec (now) and LoaderInfo; call first thing. */
 void bli_set_init(void);
 
-/** LoaderEntrySelected (@id) and LoaderTimeExecUSec (now); before handoff. */
-void bli_set_exec(const char *entry_id);
+/**
+ * LoaderEntrySelected (@e's id, with ".conf" or ".efi" for an entry file,
+ * as systemd's bootctl names entries) and LoaderTimeExecUSec (now); call
+ * before handoff.
+ */
+void bli_set_exec(const struct bls_entry *e);
 
 /** Microseconds since the machine started, as the firmware's TSC reads it. */
 uint64_t bli_now_us(void);

@@ -251,7 +251,7 @@ static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdlin
 		l.cmdline[0] = '\0';
 	report_load(vb, e, &l);
 	tpm_boot_prepare(&vb->tpm, &vb->scan, e, &l, was_edited);
-	bli_set_exec(e->id);
+	bli_set_exec(e);
 	struct image_start s = {
 		.image = l.image, .image_size = l.image_size, .name = l.image_name,
 		.cmdline = l.cmdline, .initrd = l.initrd, .initrd_size = l.initrd_size,

@@ -117,7 +117,7 @@ def test_gpt_fat32_esp(vm_name):
     assert bounced(log) == 0, f"unexpected bouncing; {vm.log_path}"
     # Boot Loader Interface variables, read back by Linux through efivarfs.
     bli = dict(re.findall(r"VQ-EFIVAR: (\w+)-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f (.*)", log))
-    assert bli.get("LoaderEntrySelected") == "debian", bli
+    assert bli.get("LoaderEntrySelected") == "debian.conf", bli
     assert bli.get("LoaderInfo", "").startswith("vqboot"), bli
     assert 0 < int(bli["LoaderTimeInitUSec"]) < int(bli["LoaderTimeExecUSec"]), bli
 
