@@ -5,4 +5,11 @@
 set -eu
 cd "$(dirname "$0")/../.."
 jobs=${VQ_TEST_JOBS:-2}
-exec /usr/bin/python3 -m pytest -c tests/qemu/pytest.ini -p no:cacheprovider -n "$jobs" -q "$@"
+# Collect tests/qemu only (tests/installer and tests/e2e are suites of their
+# own), unless the arguments name test files.
+where=tests/qemu
+for a in "$@"; do
+	case $a in *.py | *.py::* | tests/*) where= ;; esac
+done
+# shellcheck disable=SC2086
+exec /usr/bin/python3 -m pytest -c tests/qemu/pytest.ini -p no:cacheprovider -n "$jobs" -q $where "$@"
