@@ -113,6 +113,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory layers
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-installer
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory check-qemu
 
@@ -126,7 +127,8 @@ clean:
 
 .PHONY: all unit check-unit check-qemu test deps run clean
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# build/e2e holds a Debian root and a package tree full of *.d directories.
+-include $(shell find $(B) -path $(B)/e2e -prune -o -type f -name '*.d' -print 2>/dev/null)
 
 # ==== fuzzing and lint (issue 5) ==========================================
 # `make fuzz` builds every tests/fuzz/fuzz_*.c with libFuzzer, seeds
@@ -206,3 +208,28 @@ bench-decomp: $(B)/host/bench_decomp
 	$(Q)$(B)/host/bench_decomp $(B)/host/images/decomp $(BENCH_DECOMP_STREAMS)
 
 .PHONY: bench-decomp
+
+# ==== package, installer and end-to-end test (issue 15) ====================
+# `make install DESTDIR=D` lays out what the Debian package ships (debian/);
+# `make check-installer` (part of `make test`) runs the installer's host
+# tests; `make check-e2e` builds the package and a Debian 12 disk image with
+# it and boots it (tests/e2e, several minutes, needs root).
+LIBDIR ?= /usr/lib/vqboot
+install: all
+	install -D -m 0644 $(B)/vqboot.efi $(DESTDIR)$(LIBDIR)/vqbootx64.efi
+	install -D -m 0644 $(B)/vqdiag.efi $(DESTDIR)$(LIBDIR)/vqdiagx64.efi
+	install -D -m 0755 installer/vqboot-install $(DESTDIR)/usr/bin/vqboot-install
+	install -D -m 0644 installer/vqboot-install.8 $(DESTDIR)/usr/share/man/man8/vqboot-install.8
+	install -D -m 0755 installer/hooks/kernel-postinst $(DESTDIR)/etc/kernel/postinst.d/zz-vqboot
+	install -D -m 0755 installer/hooks/kernel-postrm $(DESTDIR)/etc/kernel/postrm.d/zz-vqboot
+	install -D -m 0755 installer/hooks/initramfs-post-update \
+		$(DESTDIR)/etc/initramfs/post-update.d/vqboot
+
+check-installer:
+	$(Q)$(PYTHON) -m pytest -c tests/installer/pytest.ini -p no:cacheprovider -n 2 -q tests/installer
+
+check-e2e: all
+	$(Q)sh tests/e2e/run.sh
+
+.PHONY: install check-installer check-e2e
+# ==== end of package, installer and end-to-end test =========================
