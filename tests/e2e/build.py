@@ -21,8 +21,9 @@ vqboot-install --image run on it.
    layout=bls, a report unit for the test); then, in a chroot with the
    staged ESP (loader/entries, on a tmpfs) mounted at /boot/efi, `dpkg -i`
    of vqboot's package (its postinst adds the kernel already there) and of
-   the second kernel (the kernel's own hooks add it): the entries are
-   written by kernel-install.
+   the second kernel (the kernel's own hooks add it), which is then removed
+   (its entry goes) and installed again: the entries are written and
+   removed by kernel-install.
 4. The disk: the staged ESP becomes a FAT32 partition (mkfs.fat, mcopy),
    the rest an ext4 partition (mke2fs -d), in a GPT made by sfdisk; then
    the package's vqboot-install --image DISK --fallback runs as nobody.
@@ -81,8 +82,9 @@ WantedBy=multi-user.target
 
 # Runs once the boot has finished (a simple service does not hold it up),
 # prints what the test checks between markers, then installs vqboot on the
-# running system (efivarfs written directly) and reboots, so that the test
-# sees the firmware start the new Boot#### option.
+# running system (efivarfs written directly) and powers off; the test boots
+# the machine again with the same variable store and sees the firmware start
+# the new Boot#### option.
 REPORT_SCRIPT = """\
 #!/bin/sh
 # SPDX-License-Identifier: MIT
@@ -90,7 +92,8 @@ export SYSTEMD_COLORS=0 SYSTEMD_PAGER= LC_ALL=C.UTF-8
 state=$(systemctl is-system-running --wait)
 sleep 2  # let getty print its prompt first: the log reads better
 echo "=== vqboot-e2e report begin ==="
-echo "--- state: $state"
+echo "--- state"
+echo "$state"
 systemctl --failed --no-legend --plain
 echo "--- systemd-analyze"
 systemd-analyze
@@ -119,7 +122,7 @@ echo "--- vqboot-install status after install"
 vqboot-install status
 echo "=== vqboot-e2e report end ==="
 sync
-systemctl reboot --force
+systemctl poweroff --force
 """
 
 
@@ -170,7 +173,8 @@ def build_deb(out):
             os.unlink(os.path.join(out, f))
     with open(os.path.join(out, "dpkg-buildpackage.log"), "w") as logf:
         run(["nice", "dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src,
-            stdout=logf, stderr=subprocess.STDOUT)
+            stdout=logf, stderr=subprocess.STDOUT,
+            env=dict(os.environ, DEB_BUILD_OPTIONS="parallel=2"))
     debs = [f for f in os.listdir(out) if f.startswith("vqboot_") and f.endswith(".deb")]
     assert len(debs) == 1, f"dpkg-buildpackage made {debs}"
     changes = [f for f in os.listdir(out) if f.endswith(".changes")][0]
@@ -262,6 +266,15 @@ echo "+ dpkg -i vqboot"
 chroot "$root" sh -c 'dpkg -i /tmp/vqboot.deb'
 echo "+ dpkg -i the second kernel"
 chroot "$root" sh -c 'dpkg -i $(ls /tmp/linux-image-*.deb)'
+echo "+ entries: $(ls "$root/boot/efi/loader/entries" | tr '\n' ' ')"
+echo "+ dpkg -r the second kernel"
+chroot "$root" sh -c 'dpkg -r linux-image-cloud-amd64 \
+	$(dpkg-query -W -f "\${Package}\n" "linux-image-*-cloud-amd64")'
+echo "+ entries: $(ls "$root/boot/efi/loader/entries" | tr '\n' ' ')"
+echo "+ token directory: $(ls "$root/boot/efi/debian" | tr '\n' ' ')"
+echo "+ dpkg -i the second kernel again"
+chroot "$root" sh -c 'dpkg -i $(ls /tmp/linux-image-*.deb)'
+echo "+ entries: $(ls "$root/boot/efi/loader/entries" | tr '\n' ' ')"
 rm -rf "$esp" && mkdir "$esp" && cp -a "$root/boot/efi/." "$esp/"
 """
 
