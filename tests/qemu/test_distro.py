@@ -3,7 +3,8 @@
 (made with objcopy from systemd's stub, Debian's kernel and the test
 initramfs inside), alone and beside type #1 entries; an entry under /boot
 on an ext4 root file system; RHEL 8's plain Linux /boot partition with
-`options $kernelopts` from grubenv. Each boot checks the command line and
+`options $kernelopts` from grubenv; a menu longer than nine entries. Each
+boot checks the command line and
 the initrd Linux saw, and that every disk image is byte-identical."""
 import os
 import re
@@ -11,6 +12,7 @@ import re
 from conftest import TAG, VQBOOT, Disk, tools_cd
 from linux import CONSOLE, OSREL_DEBIAN, busybox_initrd, entry, extra_initrd, grubenv, kernel, uki
 from test_boot import boot, check_linux, disk_path, esp_boot_files
+from vm import VM
 import mkdisk
 from mkdisk import Part
 
@@ -143,4 +145,29 @@ def test_rhel8_grubenv(vm_name):
     saw_initrd(vm, log, "tuned", md5)
     assert "$tuned_params is not set in /grub2/grubenv" in log, vm.log_path
     assert "$kernelopts" not in re.search(r"VQ-CMDLINE: (.*)", log).group(1)
+    disk.assert_unchanged()
+
+
+def test_menu_numbers_past_nine(vm_name):
+    """Twelve entries: every line has a number, and typing 1 then 2 boots
+    the twelfth (1 alone waits: 10, 11 and 12 start with it)."""
+    vmlinuz, kver = kernel()
+    files = esp_boot_files(b"timeout 60\n")
+    files.update({"/vmlinuz": vmlinuz, "/initrd.img": busybox_initrd()})
+    for i in range(1, 13):
+        files[f"/loader/entries/e{i:02}.conf"] = entry(
+            f"Entry {i:02}", "/vmlinuz", ["/initrd.img"], CONSOLE + f" vq.test=e{i:02}",
+            extra=f"sort-key e{i:02}\n")
+    disk = one_disk(vm_name, [Part("esp", "fat32", 64, files)])
+    vm = VM(vm_name, disks=[(disk.path, "")])
+    with vm:
+        menu = vm.run(until=r"Booting the default in \d+ s", timeout=90)
+        for n in (1, 9, 10, 12):
+            assert re.search(rf"^[ >] {n:2}\) Entry {n:02}", menu, re.M), \
+                f"no line {n} in the menu; log {vm.log_path}"
+        vm.type(b"1")
+        vm.run_more(until=r"entry 1: Enter boots it, or type the next digit", timeout=30)
+        vm.type(b"2")
+        log = vm.run_more(until=r"VQ-LINUX: done|reboot: Power down", timeout=240)
+    check_linux(vm, log, ["vq.test=e12"])
     disk.assert_unchanged()
