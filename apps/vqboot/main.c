@@ -184,6 +184,7 @@ static void give_back_devices(void *ctx)
 	/* The kernel's EFI stub may read through firmware protocols: every
 	 * device we drove goes back, reset, before StartImage. */
 	close_devices(vb);
+	log_info("vqboot: every device reset and given back; starting the image");
 }
 
 static void report_load(struct vqboot *vb, const struct bls_entry *e,

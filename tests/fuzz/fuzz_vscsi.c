@@ -169,8 +169,8 @@ static void do_read(struct vscsi *c, struct fake_scsi *fs, const uint8_t *op)
 	if (count * l->block_size > sizeof(data_buf))
 		count = sizeof(data_buf) / l->block_size;
 	r = vscsi_read(l, lba, count, data_buf);
-	if (!r && count && memcmp(data_buf, fake_lun(fs, l)->data + lba * l->block_size,
-				  count * l->block_size))
+	if (!r && !fake_scsi_check(fake_lun(fs, l), lba * l->block_size, data_buf,
+				   count * l->block_size))
 		abort();
 	/* A device that behaves and a valid range: it must work (a unit
 	 * attention left from the scan is retried). */
@@ -192,6 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * one the status poll that completes it, in a hundred spins. */
 	host_clock_set_auto_advance(20);
 	fp = make_ctrl(data, &fs);
+	fs->lazy = true;
 	add_luns(fs, data + SETUP);
 	fs->no_report_luns = data[HDR - 1] & 0x80;
 	fs->misbehave_all = data[HDR - 1] & 0x40;

@@ -21,7 +21,7 @@ from mkdisk import Part
 SCAN = re.compile(r"vscsi (\S+): (\d+) targets scanned in (\d+) us: (\d+) disks?")
 
 
-def scsi_boot(name, scsi, timeout=240, until=r"VQ-LINUX: done|reboot: Power down", **vmargs):
+def scsi_boot(name, scsi, timeout=400, until=r"VQ-LINUX: done|reboot: Power down", **vmargs):
     vm = VM(name, scsi=[(d.spec, opts) for d, opts in scsi], **vmargs)
     with vm:
         log = vm.run(until=until, timeout=timeout)
@@ -153,7 +153,7 @@ def test_blk_and_scsi_in_one_menu(vm_name):
                   CONSOLE + " vq.test=on-scsi")})], 1)
     vm = VM(vm_name, disks=[(blk.path, "bootindex=1")], scsi=[(scsi.path, "scsi-id=0,lun=0")])
     with vm:
-        log = vm.run(until=r"VQ-LINUX: done|reboot: Power down", timeout=150)
+        log = vm.run(until=r"VQ-LINUX: done|reboot: Power down", timeout=400)
     assert not vm.timed_out, vm.log_path
     assert "Entry on virtio-blk" in log and "Entry on SCSI" in log, \
         f"both entries should be in the menu; {vm.log_path}"
@@ -178,7 +178,7 @@ def test_read_error_in_kernel(vm_name):
     mkdisk.build_disk(nxt_path, [Part("esp", "fat32", 40, {"/EFI/BOOT/BOOTX64.EFI": VQDIAG})])
     nxt = Disk(nxt_path)
     vm, log, _ = scsi_boot(vm_name, [(d, "scsi-id=0,lun=0,bootindex=1")],
-                           until="vqdiag: list done", timeout=120,
+                           until="vqdiag: list done", timeout=400,
                            disks=[(nxt.path, "bootindex=9")])
     # QEMU turns EIO into ABORTED COMMAND, "I/O process terminated".
     assert re.search(r"vscsi [0-9a-f:.]+ target 0 lun 0: READ\((10|16)\) of \d+ blocks at LBA \d+: "

@@ -210,6 +210,30 @@ static void do_capacity(struct cmd *k, bool rc16)
 	send(k, buf, 8);
 }
 
+/* Pattern fills and checks run per byte in every fuzzer input: keep the
+ * coverage instrumentation out of their loops. */
+#if defined(__clang__)
+#define NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
+#else
+#define NO_COVERAGE
+#endif
+
+NO_COVERAGE static void fill_pattern(uint8_t *p, uint16_t target, uint16_t lun,
+				     uint64_t off, uint64_t bytes)
+{
+	for (uint64_t i = 0; i < bytes; i++)
+		p[i] = fake_scsi_pattern(target, lun, off + i);
+}
+
+NO_COVERAGE bool fake_scsi_check(const struct fake_scsi_lun *l, uint64_t off,
+				 const uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != fake_scsi_pattern(l->target, l->lun, off + i))
+			return false;
+	return true;
+}
+
 static void do_read(struct cmd *k)
 {
 	struct fake_scsi *fs = k->fs;
@@ -251,8 +275,7 @@ static void do_read(struct cmd *k)
 
 		if (!tmp)
 			abort();
-		for (uint64_t i = 0; i < bytes; i++)
-			tmp[i] = fake_scsi_pattern(l->target, l->lun, lba * l->block_size + i);
+		fill_pattern(tmp, l->target, l->lun, lba * l->block_size, bytes);
 		send(k, tmp, bytes);
 		free(tmp);
 	}
@@ -510,17 +533,6 @@ struct fake_scsi *fake_scsi_attach(struct fake_pci *fp)
 	return fs;
 }
 
-/* The fill runs once per LUN per fuzzer input: keep the coverage
- * instrumentation out of its per-byte loop. */
-#if defined(__clang__)
-__attribute__((no_sanitize("coverage"), noinline))
-#endif
-static void fill_pattern(uint8_t *p, uint16_t target, uint16_t lun, uint64_t bytes)
-{
-	for (uint64_t i = 0; i < bytes; i++)
-		p[i] = fake_scsi_pattern(target, lun, i);
-}
-
 struct fake_scsi_lun *fake_scsi_add(struct fake_scsi *fs, uint16_t target,
 				    uint16_t lun, uint8_t type, uint32_t block_size,
 				    uint64_t blocks)
@@ -537,11 +549,11 @@ struct fake_scsi_lun *fake_scsi_add(struct fake_scsi *fs, uint16_t target,
 	memcpy(l->vendor, "VQFAKE", 7);
 	memcpy(l->product, type ? "FAKE OTHER" : "FAKE DISK", type ? 11 : 10);
 	memcpy(l->revision, "1.0", 4);
-	if (!type && bytes && bytes <= (64u << 20)) {
+	if (!type && bytes && bytes <= (64u << 20) && !fs->lazy) {
 		l->data = malloc(bytes);
 		if (!l->data)
 			abort();
-		fill_pattern(l->data, target, lun, bytes);
+		fill_pattern(l->data, target, lun, 0, bytes);
 	}
 	return l;
 }

@@ -50,6 +50,8 @@ struct fake_scsi {
 	struct fake_scsi_lun luns[FAKE_SCSI_LUNS];
 	unsigned nluns;
 	bool no_report_luns;        /* REPORT LUNS: ILLEGAL REQUEST */
+	bool lazy;                  /* LUNs added keep no data: reads make the
+				     * pattern (fast fuzzing) */
 
 	/* misbehaviour on READ(10)/(16) */
 	uint32_t short_by;          /* transfer this much less, resid says so */
@@ -96,6 +98,10 @@ struct fake_scsi_lun *fake_scsi_add(struct fake_scsi *fs, uint16_t target,
 
 /** The byte the pattern puts at @offset of LUN (@target, @lun). */
 uint8_t fake_scsi_pattern(uint16_t target, uint16_t lun, uint64_t offset);
+
+/** Whether @len bytes at byte @off of LUN @l are the pattern. */
+bool fake_scsi_check(const struct fake_scsi_lun *l, uint64_t off, const uint8_t *buf,
+		     size_t len);
 
 /** Set a config field (virtio_scsi_config offsets, 2 or 4 bytes). */
 void fake_scsi_config(struct fake_scsi *fs, unsigned off, uint32_t val, unsigned width);
