@@ -72,6 +72,13 @@ $(B)/%.efi: $(B)/%.so $(B)/gen/sbat.csv scripts/sbat.sh
 	$(Q)sh scripts/sbat.sh $(OBJCOPY) $(OBJDUMP) $@.tmp $(B)/gen/sbat.csv $@
 	$(Q)rm -f $@.tmp
 
+# A test double of a shim that does not hook LoadImage, built on demand by
+# tests/qemu/test_secureboot.py (`make build/tests/fakeshim.efi`).
+$(B)/tests/fakeshim.so: $(B)/efi/tests/efi/fakeshim.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(LD) $(EFI_LDFLAGS) $< -o $@ $(EFI_LIBS)
+
 # Objects made by chained pattern rules are not throwaway intermediates.
 .SECONDARY:
 

@@ -327,8 +327,13 @@ EFI_STATUS diag_list(struct diag_out *o, const struct diag_params *p)
 		json_begin_array(&o->j, "devices");
 	else
 		con_printf("vqdiag: %u virtio-pci device%s\n", n, n == 1 ? "" : "s");
+	/* Log lines would land inside the JSON: errors go into it instead. */
+	int level = log_max_level;
+	if (o->json)
+		log_max_level = -1;
 	for (unsigned i = 0; i < n; i++)
 		list_one(o, &devs[i]);
+	log_max_level = level;
 	if (o->json)
 		json_end_array(&o->j);
 	efi_pci_free_list(devs, n);

@@ -59,10 +59,11 @@ def measured_disk(name, loader_conf):
 def tpm_boot(name, disk, keys=(), tpm=True, timeout=400):
     vm = VM(name, disks=[(disk.path, "")], tpm=tpm)
     with vm:
-        log = vm.run(until=r"Booting the default in \d+ s|VQ-LINUX: done", timeout=60)
+        log = vm.run(until=r"Booting the default in \d+ s|VQ-LINUX: done", timeout=timeout)
+        assert not vm.timed_out, f"no menu in {timeout}s; log {vm.log_path}"
         for data, wait in keys:
             vm.type(data)
-            log = vm.run_more(until=wait, timeout=30)
+            log = vm.run_more(until=wait, timeout=timeout)
         if "VQ-LINUX: done" not in log:
             log = vm.run_more(until=r"VQ-LINUX: done", timeout=timeout)
     assert "VQ-LINUX: done" in log, f"Linux did not finish; log {vm.log_path}"

@@ -17,7 +17,7 @@ from conftest import TAG, VQBOOT, VQDIAG, Disk, parse_json_report, tools_cd
 from linux import CONSOLE, busybox_initrd, entry, kernel
 from secureboot import SHIM, SHIM_SECOND_STAGE, sign, unsigned, verifies
 from test_boot import disk_path
-from vm import BUILD, VM
+from vm import BUILD, TOP, VM
 import mkdisk
 from mkdisk import Part
 
@@ -237,3 +237,21 @@ def test_shim_chain_measured(vm_name):
     initrd = open(busybox_initrd(), "rb").read()
     initrd += bytes(-len(initrd) % 4)
     check_vqboot_events(vm, events, vqboot_cmdline(log), conf, ent, initrd)
+
+
+def test_shim_without_loadimage_hook(vm_name):
+    """Under a shim that verifies but does not hook LoadImage (a test double
+    of shim 15: SHIM_LOCK only), the firmware alone would refuse Debian's
+    kernel (see the test above); vqboot lets the firmware accept exactly
+    the buffer shim verified, and it boots."""
+    subprocess.run(["make", "-s", "-C", TOP, "build/tests/fakeshim.efi"], check=True)
+    fake = os.path.join(BUILD, "tests", "fakeshim.efi")
+    f = {"/EFI/BOOT/BOOTX64.EFI": sign(fake, "fakeshim.efi"),
+         f"/EFI/BOOT/{SHIM_SECOND_STAGE}": sign(VQBOOT, "vqboot.efi"),
+         "/loader/loader.conf": b"timeout 0\n"}
+    f.update(kernel_files(kernel()[0], CONSOLE + " vq.test=oldshim"))
+    vm, log = sb_boot(vm_name, Part("esp", "fat32", 64, f), r"VQ-LINUX: done|returning to the firmware")
+    assert "fakeshim: SHIM_LOCK installed" in log, vm.log_path
+    assert re.search(r"/vmlinuz on vblk [0-9a-f:.]+ p1: verified by shim", log), vm.log_path
+    assert "VQ-LINUX: up" in log and "vq.test=oldshim" in log, f"the kernel did not boot; {vm.log_path}"
+    assert "VQ-SECUREBOOT: 1" in log
