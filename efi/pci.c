@@ -405,7 +405,9 @@ EFI_STATUS efi_pci_take(struct efi_pci_dev *d)
 	if (d->owned)
 		return EFI_SUCCESS;
 	d->had_driver = has_driver(d->handle);
-	if (d->had_driver)
+	/* Only where the cascade is known to break: for virtio-blk and
+	 * virtio-gpu the exclusive open alone is tested and works. */
+	if (d->had_driver && d->vdev.type == VIRTIO_ID_SCSI)
 		stop_firmware_stack(d);
 	/* Exclusive open stops any bound driver (its Stop() resets the device). */
 	st = BS->OpenProtocol(d->handle, &pci_io_guid, (void **)&pci, efi_image,
