@@ -80,31 +80,6 @@ static const struct {
 	  PART_KIND_LINUX },
 };
 
-/* CRC-32 with the reflected IEEE 802.3 polynomial 0xEDB88320, four bits
- * at a time: a 64-byte table instead of 1 KiB, fast enough for headers
- * and entry arrays. */
-static const uint32_t crc32_nibble[16] = {
-	0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
-	0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
-	0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-	0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-};
-
-uint32_t crc32_ieee(uint32_t crc, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	/* Pre- and post-inversion are done here, so callers chain with the
-	 * previous return value and start from 0 (zlib's convention). */
-	crc = ~crc;
-	for (size_t i = 0; i < len; i++) {
-		crc ^= p[i];
-		crc = (crc >> 4) ^ crc32_nibble[crc & 0xf];
-		crc = (crc >> 4) ^ crc32_nibble[crc & 0xf];
-	}
-	return ~crc;
-}
-
 const char *part_kind_name(enum part_kind kind)
 {
 	switch (kind) {

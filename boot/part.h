@@ -8,6 +8,7 @@
 #define VQ_PART_H
 
 #include "lib/blockdev.h"
+#include "lib/crc32.h" /* crc32_ieee, for GPT's checksums */
 
 #define PART_MAX 32
 
@@ -64,8 +65,5 @@ const char *part_kind_name(enum part_kind kind);
 
 /** Format a GUID as 36 lower-case characters plus NUL. */
 void part_guid_str(const struct part_guid *g, char out[37]);
-
-/** CRC-32 (IEEE, as GPT uses). */
-uint32_t crc32_ieee(uint32_t crc, const void *buf, size_t len);
 
 #endif

@@ -143,7 +143,9 @@ static void vq_build_free_list(struct virtqueue *vq)
  * after queue setup (§2.7). */
 static void vq_init_rings(struct virtqueue *vq)
 {
-	memset(vq->mem.host, 0, vq->lay.total);
+	/* The indirect tables after the rings need no clearing: each is
+	 * written in full before a published descriptor points at it. */
+	memset(vq->mem.host, 0, vq->lay.indirect_off);
 	vq_build_free_list(vq);
 	vq->avail_idx = 0;
 	vq->kicked_idx = 0;

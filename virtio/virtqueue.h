@@ -85,7 +85,8 @@ size_t vq_dma_size(const struct vq_config *cfg);
 
 /**
  * Create a queue over @mem (at least vq_dma_size() bytes, host and device
- * addresses 4096-aligned, zeroed by this call). Layout: descriptor table at
+ * addresses 4096-aligned; the rings are zeroed by this call, the indirect
+ * tables are written before each use). Layout: descriptor table at
  * offset 0, avail ring right after it, used ring 4-aligned (legacy_layout:
  * 4096-aligned), then one indirect table per descriptor, 16-aligned.
  * Returns 0 or -VQ_EINVAL / -VQ_ENOMEM.

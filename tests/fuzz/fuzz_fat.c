@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer harness for boot/fat.c. The input is a whole FAT volume held in
- * memory. The harness mounts it, lists the root and, two levels deep, lists
+ * libFuzzer harness for boot/fat.c. The input is the head of a FAT volume
+ * (at most 128 KiB: -max_len below) on a 64 MiB disk that reads zeros past
+ * it, so that small inputs describe volumes of any FAT type, FAT32 too, and
+ * libFuzzer need not copy megabytes per run. The harness mounts it, lists
+ * the root and, two levels deep, lists
  * each directory and opens and reads each file (head, tail and a piece
  * across the middle), plus a few fixed paths. A file that opens must read
  * in full range and refuse a read past its end. Any crash, sanitizer
  * report, leak, hang or broken invariant is a bug.
  *
  * Build: `make fuzz-build` (build/fuzz/fuzz_fat); run: `make fuzz`.
+ * fuzz-options: -max_len=131072
  *
  * Seeds: small volumes of each FAT type with long names, a subdirectory
  * and a file of a few clusters:
@@ -22,7 +26,7 @@
  * (FAT32 needs 65525 clusters, 33 MiB at 512-byte clusters: too big for a
  * useful seed; the FAT32 paths are reached by mutating BPB fields.)
  * Run:
- *   build/fuzz/fuzz_fat -max_len=2200000 -timeout=10 build/fuzz/fat_seeds
+ *   build/fuzz/fuzz_fat -max_len=131072 -timeout=10 build/fuzz/fat_seeds
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,8 +42,9 @@
 const struct fs_ops ext4_fs_ops = { .name = "ext4" };
 #endif
 
-#define LIST_MAX 12
+#define LIST_MAX 8
 #define PIECE 4096
+#define DISK_SIZE (64u << 20)
 
 struct names {
 	char name[LIST_MAX][256];
@@ -109,12 +114,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	void *buf;
 	size_t n;
 
-	mem_bdev_init(data, size, 512, &bd);
+	mem_bdev_init_sized(data, size, size > DISK_SIZE ? size : DISK_SIZE, 512,
+			    &bd);
 	if (fat_fs_ops.mount(&bd, &fs) == 0) {
 		walk(fs, "", 2);
 		read_file(fs, "/EFI/BOOT/BOOTX64.EFI");
 		read_file(fs, "/sub/../SUB/./numbers.long.name");
-		if (fs_read_all(fs, "/hello.txt", 1 << 20, &buf, &n) == 0)
+		if (fs_read_all(fs, "/hello.txt", 64 << 10, &buf, &n) == 0)
 			plat_free(buf);
 		fs->ops->unmount(fs);
 	}

@@ -8,6 +8,9 @@
  * crash, sanitizer report, leak, hang or broken invariant is a bug.
  *
  * Build: `make fuzz-build` (build/fuzz/fuzz_part); run: `make fuzz`.
+ * Disks of at most 64 KiB (128 sectors, or 16 blocks of 4096: room for both
+ * GPTs and a partition): a larger input only costs libFuzzer copying.
+ * fuzz-options: -max_len=65536
  *
  * Seeds: small disks with each kind of table (GPT at both block sizes,
  * MBR with logical partitions):
@@ -16,11 +19,11 @@
  *     sfdisk -q gpt
  *   truncate -s 64K mbr && printf 'label: dos\n1,10,ef\n11,80,5\n12,4,83\n20,4,ea\n' |
  *     sfdisk -q mbr
- *   truncate -s 256K gpt4k && printf '%s\n' g n 1 6 +16K w |
+ *   truncate -s 64K gpt4k && printf '%s\n' g n 1 6 +16K w |
  *     fdisk -b 4096 gpt4k >/dev/null
  *   cd -
  * Run:
- *   build/fuzz/fuzz_part -max_len=262144 -timeout=10 build/fuzz/part_seeds
+ *   build/fuzz/fuzz_part -max_len=65536 -timeout=10 build/fuzz/part_seeds
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -59,14 +59,14 @@ d=$out/fuzz_part
 mkdir -p "$d"
 for img in "$images"/pf_gpt512*.img "$images"/pf_mbr.img "$images"/pf_gpt4k*.img; do
 	[ -e "$img" ] || continue
-	slice fuzz_part "$(basename "$img" .img)" "$img" 262144
+	slice fuzz_part "$(basename "$img" .img)" "$img" 65536
 done
 truncate -s 64K "$d/gpt"
 printf 'label: gpt\nfirst-lba: 34\n,16\n,16\n' | sfdisk -q "$d/gpt" >/dev/null
 truncate -s 64K "$d/mbr"
 printf 'label: dos\n1,10,ef\n11,80,5\n12,4,83\n20,4,ea\n' |
 	sfdisk -q "$d/mbr" >/dev/null
-truncate -s 256K "$d/gpt4k"
+truncate -s 64K "$d/gpt4k"
 printf '%s\n' g n 1 6 +16K w | fdisk -b 4096 "$d/gpt4k" >/dev/null 2>&1 ||
 	rm -f "$d/gpt4k"
 head -c 4096 /dev/zero > "$d/zero"
@@ -300,7 +300,7 @@ for target in ("fuzz_ring", "fuzz_gpu", "fuzz_vblk", "fuzz_pcicaps", "fuzz_vscsi
 
 # fuzz_vblk: 7 setup bytes, then 5 bytes per operation (kind and flags,
 # sector le16, length in blocks, extra): well-behaved reads and writes.
-setup = bytes([0x00, 4, 0x00, 0x10, 0, 16, 0])
+setup = bytes([0x00, 4, 0x00, 0x10, 0, 64, 0])
 ops = b"".join(bytes([k, s & 0xFF, s >> 8, n, 0])
                for k, s, n in ((0, 0, 1), (1, 8, 2), (0, 8, 2), (0, 100, 8)))
 put("fuzz_vblk", "reads_writes", setup + ops)

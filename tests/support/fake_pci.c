@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "tests/support/fake_pci.h"
 #include "lib/err.h"
@@ -65,10 +66,43 @@ void fake_pci_log_str(const struct fake_pci *fp, char *buf, size_t size)
 static struct fake_dma_area *dma_slot(struct fake_pci *fp)
 {
 	for (unsigned i = 0; i < FAKE_MAX_DMA; i++)
-		if (!fp->dma[i].live)
+		if (!fp->dma[i].live) {
+			if (i >= fp->ndma)
+				fp->ndma = i + 1;
 			return &fp->dma[i];
+		}
 	fake_pci_fail(fp, "more than %d DMA areas", FAKE_MAX_DMA);
 	return NULL;
+}
+
+/*
+ * Zeroed, page-aligned memory. Large areas (bounce buffers, framebuffers of
+ * any size a fuzz input asks for) come straight from mmap: their pages are
+ * zero until touched, so an area costs what the run uses of it, not its
+ * size; they are unmapped when freed, so a late access still faults.
+ */
+static void *dma_mem(size_t len, bool *ret_mmapped)
+{
+	void *p;
+
+	*ret_mmapped = len >= FAKE_DMA_MMAP_MIN;
+	if (*ret_mmapped) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		return p == MAP_FAILED ? NULL : p;
+	}
+	if (posix_memalign(&p, 4096, len))
+		return NULL;
+	memset(p, 0, len);
+	return p;
+}
+
+static void dma_mem_free(struct fake_dma_area *a)
+{
+	if (a->mmapped)
+		munmap(a->alloc, a->len);
+	else
+		free(a->alloc);
 }
 
 /* Device addresses are handed out upwards, page-aligned, never reused. */
@@ -85,13 +119,14 @@ static int fake_dma_alloc(void *ctx, size_t size, struct vq_dma *ret)
 	struct fake_pci *fp = ctx;
 	struct fake_dma_area *a = dma_slot(fp);
 	size_t len = (size + 4095) & ~(size_t)4095;
+	bool mmapped;
 	void *p;
 
-	if (!a || !size || posix_memalign(&p, 4096, len))
+	if (!a || !size || !(p = dma_mem(len, &mmapped)))
 		return -VQ_ENOMEM;
-	memset(p, 0, len);
 	*a = (struct fake_dma_area){ .host = p, .dev = dev_range(fp, len),
-				     .len = len, .live = true, .alloc = p };
+				     .len = len, .live = true, .alloc = p,
+				     .mmapped = mmapped };
 	*ret = (struct vq_dma){ .host = p, .dev = a->dev, .size = len,
 				.mapping = a };
 	return 0;
@@ -107,7 +142,7 @@ static void fake_dma_free(void *ctx, struct vq_dma *dma)
 		fake_pci_fail(fp, "dma_free of an unknown area %p", dma->host);
 		return;
 	}
-	free(a->alloc);
+	dma_mem_free(a);
 	a->live = false;
 }
 
@@ -151,16 +186,24 @@ static void fake_dma_unmap(void *ctx, void *mapping)
 	a->live = false;
 }
 
+static bool dma_covers(const struct fake_dma_area *a, uint64_t dev, size_t len)
+{
+	return a->live && dev >= a->dev && dev - a->dev <= a->len &&
+	       len <= a->len - (dev - a->dev);
+}
+
+/* The area holding [dev, dev + len). The ring and the last buffer are asked
+ * for again and again: the last hit is tried first. */
 static struct fake_dma_area *dma_find(struct fake_pci *fp, uint64_t dev,
 				      size_t len)
 {
-	for (unsigned i = 0; i < FAKE_MAX_DMA; i++) {
-		struct fake_dma_area *a = &fp->dma[i];
-
-		if (a->live && dev >= a->dev && dev - a->dev <= a->len &&
-		    len <= a->len - (dev - a->dev))
-			return a;
-	}
+	if (fp->dma_last < fp->ndma && dma_covers(&fp->dma[fp->dma_last], dev, len))
+		return &fp->dma[fp->dma_last];
+	for (unsigned i = 0; i < fp->ndma; i++)
+		if (dma_covers(&fp->dma[i], dev, len)) {
+			fp->dma_last = i;
+			return &fp->dma[i];
+		}
 	return NULL;
 }
 
@@ -187,7 +230,7 @@ unsigned fake_pci_live_dma(const struct fake_pci *fp)
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < FAKE_MAX_DMA; i++)
+	for (unsigned i = 0; i < fp->ndma; i++)
 		n += fp->dma[i].live;
 	return n;
 }
@@ -327,18 +370,18 @@ static void notify(struct fake_pci *fp, uint16_t idx, uint64_t at)
 
 /* ---- modern registers (offsets from virtio 1.2 §4.1.4.3, by hand) -------- */
 
+/* The width of the common config register at @off; 0 when none starts
+ * there. A table by offset: every register access asks. */
 static unsigned common_width(uint32_t off)
 {
-	static const struct { uint8_t off, width; } regs[] = {
-		{ 0, 4 }, { 4, 4 }, { 8, 4 }, { 12, 4 }, { 16, 2 }, { 18, 2 },
-		{ 20, 1 }, { 21, 1 }, { 22, 2 }, { 24, 2 }, { 26, 2 }, { 28, 2 },
-		{ 30, 2 }, { 32, 4 }, { 36, 4 }, { 40, 4 }, { 44, 4 }, { 48, 4 },
-		{ 52, 4 },
+	static const uint8_t width[FAKE_COMMON_LEN] = {
+		[0] = 4, [4] = 4, [8] = 4, [12] = 4, [16] = 2, [18] = 2,
+		[20] = 1, [21] = 1, [22] = 2, [24] = 2, [26] = 2, [28] = 2,
+		[30] = 2, [32] = 4, [36] = 4, [40] = 4, [44] = 4, [48] = 4,
+		[52] = 4,
 	};
-	for (unsigned i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
-		if (regs[i].off == off)
-			return regs[i].width;
-	return 0;
+
+	return off < FAKE_COMMON_LEN ? width[off] : 0;
 }
 
 static struct fake_queue *cur_queue(struct fake_pci *fp)
@@ -848,7 +891,7 @@ void fake_pci_free(struct fake_pci *fp)
 		struct fake_dma_area *a = &fp->dma[i];
 
 		if (a->live && !a->mapped)
-			free(a->alloc);
+			dma_mem_free(a);
 	}
 	free(fp);
 }
@@ -1105,7 +1148,27 @@ void fake_blk_config(struct fake_blk *fb, uint32_t seg_max, uint32_t size_max,
 	put32(fb->fp->devcfg + 20, blk_size);
 }
 
+void fake_blk_fill_pattern(uint8_t *disk, uint64_t sectors)
+{
+	for (uint64_t i = 0; i < sectors * 512; i++)
+		disk[i] = fake_blk_pattern(i);
+}
+
 struct fake_blk *fake_blk_attach(struct fake_pci *fp, uint64_t sectors)
+{
+	uint8_t *disk = malloc(sectors * 512);
+	struct fake_blk *fb;
+
+	if (!disk)
+		abort();
+	fake_blk_fill_pattern(disk, sectors);
+	fb = fake_blk_attach_disk(fp, disk, sectors);
+	fb->own_disk = true;
+	return fb;
+}
+
+struct fake_blk *fake_blk_attach_disk(struct fake_pci *fp, uint8_t *disk,
+				      uint64_t sectors)
 {
 	struct fake_blk *fb = calloc(1, sizeof(*fb));
 
@@ -1113,12 +1176,10 @@ struct fake_blk *fake_blk_attach(struct fake_pci *fp, uint64_t sectors)
 		abort();
 	fb->fp = fp;
 	fb->capacity = sectors;
-	fb->disk = malloc(sectors * 512);
+	fb->disk = disk;
 	fb->chain = malloc(sizeof(*fb->chain));
-	if (!fb->disk || !fb->chain)
+	if (!fb->chain)
 		abort();
-	for (uint64_t i = 0; i < sectors * 512; i++)
-		fb->disk[i] = fake_blk_pattern(i);
 	fb->ioerr_sector = ~0ull;
 	memcpy(fb->id, "VQFAKE-SERIAL-123456", 20);
 	memcpy(fp->devcfg, &sectors, 8);
@@ -1132,7 +1193,8 @@ void fake_blk_detach(struct fake_blk *fb)
 	if (!fb)
 		return;
 	fb->fp->backend = NULL;
-	free(fb->disk);
+	if (fb->own_disk)
+		free(fb->disk);
 	free(fb->chain);
 	free(fb);
 }

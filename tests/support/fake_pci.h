@@ -39,6 +39,7 @@
 #define FAKE_MAX_CAPS 9 /* 0x14 apart from 0x40 */
 #define FAKE_LOG_MAX 128
 #define FAKE_MAX_DMA 256
+#define FAKE_DMA_MMAP_MIN (64u << 10) /* areas this large are mmap'ed */
 
 /* Where the modern regions are inside BAR4. */
 #define FAKE_BAR_MODERN 4
@@ -116,6 +117,7 @@ struct fake_dma_area {
 	bool mapped;           /* dma_map (else dma_alloc) */
 	enum vpci_dma_dir dir;
 	uint8_t *alloc;        /* what to free (dma_alloc) */
+	bool mmapped;          /* alloc came from mmap (FAKE_DMA_MMAP_MIN) */
 };
 
 struct fake_pci {
@@ -165,6 +167,8 @@ struct fake_pci {
 	unsigned bus_master_offs;    /* times the driver turned it off */
 
 	struct fake_dma_area dma[FAKE_MAX_DMA];
+	unsigned ndma;               /* slots ever used: dma[ndma..] are free */
+	unsigned dma_last;           /* the slot dma_find found last */
 	uint64_t next_dev;           /* next device address handed out */
 
 	const struct fake_backend *backend;
@@ -223,6 +227,7 @@ void fake_pci_log_clear(struct fake_pci *fp);
 struct fake_blk {
 	struct fake_pci *fp;
 	uint8_t *disk;
+	bool own_disk;            /* freed by fake_blk_detach */
 	uint64_t capacity;        /* 512-byte sectors */
 	bool read_only;
 	char id[20];
@@ -270,7 +275,12 @@ struct fake_blk {
  * Config: capacity, and seg_max/size_max/blk_size set with fake_blk_config.
  */
 struct fake_blk *fake_blk_attach(struct fake_pci *fp, uint64_t sectors);
+/** The same over @disk (@sectors of them), which stays the caller's. */
+struct fake_blk *fake_blk_attach_disk(struct fake_pci *fp, uint8_t *disk,
+				      uint64_t sectors);
 void fake_blk_detach(struct fake_blk *fb);
+/** Fill @sectors of @disk with the pattern fake_blk_pattern describes. */
+void fake_blk_fill_pattern(uint8_t *disk, uint64_t sectors);
 
 /** Write the config fields (0 leaves a field 0). */
 void fake_blk_config(struct fake_blk *fb, uint32_t seg_max, uint32_t size_max,

@@ -9,6 +9,7 @@
 struct img {
 	FILE *f;
 	const uint8_t *mem;
+	size_t mem_len;      /* bytes of mem; the disk reads zeros after them */
 	struct bdev_counts counts;
 };
 
@@ -27,7 +28,12 @@ static int img_read_blocks(struct blockdev *bd, uint64_t lba, uint64_t count,
 		abort(); /* the caller broke the read_blocks contract */
 	}
 	if (im->mem) {
-		memcpy(buf, im->mem + off, len);
+		uint64_t have = off < im->mem_len ? im->mem_len - off : 0;
+
+		if (have > len)
+			have = len;
+		memcpy(buf, im->mem + off, (size_t)have);
+		memset((uint8_t *)buf + have, 0, (size_t)(len - have));
 		return 0;
 	}
 	if (fseeko(im->f, (off_t)off, SEEK_SET) || fread(buf, 1, len, im->f) != len)
@@ -65,14 +71,21 @@ int file_bdev_open(const char *path, uint32_t block_size, struct blockdev *ret)
 void mem_bdev_init(const void *data, size_t len, uint32_t block_size,
 		   struct blockdev *ret)
 {
+	mem_bdev_init_sized(data, len, len, block_size, ret);
+}
+
+void mem_bdev_init_sized(const void *data, size_t len, uint64_t size,
+			 uint32_t block_size, struct blockdev *ret)
+{
 	struct img *im = calloc(1, sizeof(*im));
 
 	im->mem = data;
+	im->mem_len = len;
 	*ret = (struct blockdev){
 		.ops = &img_ops,
 		.ctx = im,
 		.block_size = block_size,
-		.size = len / block_size * block_size,
+		.size = size / block_size * block_size,
 	};
 	snprintf(ret->name, sizeof(ret->name), "mem");
 }

@@ -13,6 +13,12 @@ void file_bdev_close(struct blockdev *bd);
 void mem_bdev_init(const void *data, size_t len, uint32_t block_size,
 		   struct blockdev *ret);
 
+/* A disk of @size bytes (rounded down to blocks) whose first @len bytes are
+ * @data and the rest zeros: a fuzz input can be the head of a volume far
+ * larger than itself. */
+void mem_bdev_init_sized(const void *data, size_t len, uint64_t size,
+			 uint32_t block_size, struct blockdev *ret);
+
 /* Number of read_blocks calls and blocks read since open (both kinds). */
 struct bdev_counts {
 	uint64_t calls;

@@ -207,11 +207,11 @@ int ring_sim_pop(struct ring_sim *sim, struct ring_sim_chain *chain)
 	chain->head = head;
 	if (head >= sim->size)
 		return sim_fail(sim, "avail head %u out of range (size %u)", head, sim->size);
-	if (sim->outstanding[head])
+	if (sim->outstanding[head / 64] & (1ull << (head % 64)))
 		return sim_fail(sim, "avail head %u is already in flight", head);
 	if (sim_walk(sim, chain) < 0)
 		return -1;
-	sim->outstanding[head] = 1;
+	sim->outstanding[head / 64] |= 1ull << (head % 64);
 	sim->popped++;
 	return 1;
 }
@@ -232,9 +232,10 @@ void ring_sim_push_raw(struct ring_sim *sim, uint32_t id, uint32_t len)
 
 int ring_sim_push(struct ring_sim *sim, uint16_t head, uint32_t len)
 {
-	if (head >= sim->size || !sim->outstanding[head])
+	if (head >= sim->size ||
+	    !(sim->outstanding[head / 64] & (1ull << (head % 64))))
 		return sim_fail(sim, "push of %u, which is not outstanding", head);
-	sim->outstanding[head] = 0;
+	sim->outstanding[head / 64] &= ~(1ull << (head % 64));
 	ring_sim_push_raw(sim, head, len);
 	return 0;
 }

@@ -86,8 +86,9 @@ struct ring_sim {
 	uint64_t popped;
 	uint64_t pushed;
 
-	/* Chains popped and not yet pushed, by head, for ring_sim_push(). */
-	uint8_t outstanding[32768];
+	/* Chains popped and not yet pushed, one bit per head, for
+	 * ring_sim_push() (a bitmap: ring_sim_init clears it all each time). */
+	uint64_t outstanding[32768 / 64];
 
 	char error[160];       /* why the last call failed */
 };
