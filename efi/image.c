@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "efi/image.h"
 #include "efi/secureboot.h"
+#include "boot/initrd.h"
 #include "lib/log.h"
 #include "lib/plat.h"
 
@@ -58,25 +59,22 @@ void image_free(void *p, size_t size)
 			      EFI_SIZE_TO_PAGES(size ? size : 1));
 }
 
-/* LoadFile2 for the initrd. Buffer == NULL is a size query whatever
- * *BufferSize says (the Linux stub relies on it). */
+/* LoadFile2 for the initrd: boot/initrd.c answers, this only converts. */
 static EFI_STATUS EFIAPI initrd_load_file(EFI_LOAD_FILE_PROTOCOL *this,
 					  EFI_DEVICE_PATH *path, BOOLEAN boot_policy,
 					  UINTN *size, VOID *buf)
 {
 	struct initrd_loader *l = (struct initrd_loader *)this;
+	size_t n;
+	int r;
 
+	(void)path;
 	if (!this || !size)
 		return EFI_INVALID_PARAMETER;
-	if (boot_policy)
-		return EFI_UNSUPPORTED;
-	if (!buf || *size < l->size) {
-		*size = l->size;
-		return EFI_BUFFER_TOO_SMALL;
-	}
-	memcpy(buf, l->data, l->size);
-	*size = l->size;
-	return EFI_SUCCESS;
+	n = *size;
+	r = initrd_lf2_load(l->data, l->size, boot_policy, &n, buf);
+	*size = n;
+	return efi_from_vq(r);
 }
 
 static struct initrd_dp initrd_path;
