@@ -152,7 +152,8 @@ FUZZ_TARGETS       ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c
 FUZZ_CFLAGS := -std=gnu11 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=all -g -O1 -I. -Ibuild/gen
 FUZZ_LIB_SRCS := $(CORE_SRCS) $(addprefix tests/support/, \
-                 file_bdev.c ring_sim.c fake_pci.c fake_scsi.c gpu_surface.c)
+                 file_bdev.c ring_sim.c fake_pci.c fake_scsi.c gpu_surface.c \
+                 pe_image.c)
 FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(FUZZ_LIB_SRCS))
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(B)/fuzz/%)
 

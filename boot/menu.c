@@ -232,10 +232,13 @@ static void list_key(struct menu *m, enum menu_key key, uint32_t ch,
 	case MENU_KEY_END: move_to(m, m->count ? m->count - 1 : 0); break;
 	case MENU_KEY_ESC: m->status[0] = '\0'; break;
 	case MENU_KEY_ENTER:
-		if (m->count)
+		if (m->count) {
 			boot(m, m->selected, item_cmdline(&m->items[m->selected]), ev);
-		else
-			ev_error(m, ev, 0);
+			break;
+		}
+		/* Esc may have cleared what menu_start said: say it again. */
+		menu_set_status(m, "no boot entries found");
+		ev_error(m, ev, 0);
 		break;
 	case MENU_KEY_CHAR: list_char(m, ch, ev); break;
 	default: break;

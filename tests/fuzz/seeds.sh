@@ -322,6 +322,52 @@ for name, setup in (("modern", bytes([0x0C, 0x38, 0x20, 0x00])),
     put("fuzz_vscsi", name, setup + luns + bytes([0]) + reads)
 put("fuzz_vscsi", "hostile_scan",
     bytes([0x0C, 0x38, 0x20, 0x00]) + luns + bytes([0x42]) + reads)
+
+# fuzz_menu: item count, flags (editor, timeout, default), cmdline_max - 1,
+# per item a length byte (bit 7 broken) and its command line, then keys
+# (k % 16: 1 up 2 down 7 left 8 right 9 enter 10 esc 11 backspace 12 delete
+# 13 a character, next byte; 15 a tick, next byte tenths of a second).
+def items(*lines):
+    return b"".join(bytes([len(l) | (0x80 if b else 0)]) + l for l, b in lines)
+three = items((b"root=/dev/vda2 ro quiet", False), (b"single", False),
+              (b"broken", True))
+put("fuzz_menu", "edit_boot", bytes([3, 0x01 | 0x02, 63]) + three +
+    bytes([2, 13, ord("e"), 7, 7, 11, 13, ord("x"), 12, 3, 13, ord("1"), 9]))
+put("fuzz_menu", "edit_full", bytes([3, 0x01, 23]) + three +
+    bytes([13, ord("e")]) + bytes([13, ord("y")] * 4) + bytes([4, 11, 10, 9]))
+put("fuzz_menu", "digits", bytes([12, 0x04 | (5 << 3), 127]) +
+    items(*[(b"o%d" % i, i == 7) for i in range(12)]) +
+    bytes([15, 3, 5, 6, 3, 4, 13, ord("1"), 13, ord("0"), 9]))
+put("fuzz_menu", "countdown", bytes([2, 0x06, 255]) +
+    items((b"a", False), (b"b", False)) + bytes([15, 5, 15, 20, 15, 40]))
+
+# fuzz_load: failing file, where and how, allocation to refuse, le16 append
+# length and text, le16 entry length and text, then le16 size and bytes of
+# each initrd as it is opened.
+def load_seed(fail, at, alloc, append, entry, files):
+    d = bytes([fail, at, alloc]) + struct.pack("<H", len(append)) + append
+    d += struct.pack("<H", len(entry)) + entry
+    for f in files:
+        d += struct.pack("<H", len(f)) + f
+    return d
+entry = (b"title T\nlinux /vmlinuz\ninitrd /i1\ninitrd /i2 /i3\n"
+         b"options root=/dev/vda2 ro\noptions quiet\n")
+rds = [b"070701" + bytes(range(40)), b"x" * 5, b"abc"]
+put("fuzz_load", "three_initrds", load_seed(0, 0, 0, b"console=ttyS0", entry, rds))
+put("fuzz_load", "no_append", load_seed(0, 0, 0, b"", entry, rds))
+put("fuzz_load", "eio_initrd", load_seed(3, 0, 0, b"x", entry, rds))
+put("fuzz_load", "stuck_kernel", load_seed(1, 0x80 | 4, 0, b"", entry, rds))
+put("fuzz_load", "no_memory", load_seed(0, 0, 2, b"", entry, rds))
+put("fuzz_load", "efi", load_seed(0, 0, 0, b"a", b"efi /EFI/x.efi\noptions b\n", []))
+
+# fuzz_lf2: call count - 1, per call le16 size, flags (1 NULL buffer, 2
+# BootPolicy, 4 NULL size, 8 add the next byte), extra; then the initrd.
+calls = [(0, 1, 0), (0xFFFF, 1, 0), (99, 0, 0), (100, 0, 0), (100, 2, 0),
+         (0, 4, 0), (90, 8, 10)]
+put("fuzz_lf2", "stub_sequence", bytes([len(calls) - 1]) +
+    b"".join(struct.pack("<HBB", *c) for c in calls) + bytes(range(100)))
+put("fuzz_lf2", "empty", bytes([1]) + struct.pack("<HBB", 0, 1, 0) +
+    struct.pack("<HBB", 0, 0, 0))
 EOF
 
 touch "$stamp"
