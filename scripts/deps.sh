@@ -9,7 +9,7 @@ gdisk dosfstools e2fsprogs cpio gzip busybox-static console-setup-linux
 libcmocka-dev pkg-config python3 python3-pytest python3-pytest-xdist
 clang libclang-rt-14-dev netpbm cppcheck clang-tidy zstd python3-lzo
 sbsigntool shim-unsigned openssl swtpm swtpm-tools
-systemd-boot-efi grub-common
+systemd-boot-efi grub-common grub-efi-amd64-bin
 btrfs-progs xfsprogs"
 [ "${VQ_DEPS_EXTRA:-}" ] && pkgs="$pkgs $VQ_DEPS_EXTRA"
 
