@@ -41,7 +41,7 @@ struct fact {
 struct facts {
 	struct fact v[32];
 	unsigned n;
-	unsigned many;
+	unsigned many, collide;
 	char form[4][2][16]; /* a, blockdir, leafdir, many: name, form */
 	unsigned nforms;
 };
@@ -59,7 +59,8 @@ static void read_facts(const char *image, struct facts *f)
 	while (fgets(line, sizeof(line), fp)) {
 		struct fact *x = &f->v[f->n];
 
-		if (sscanf(line, "many_count %u", &f->many) == 1)
+		if (sscanf(line, "many_count %u", &f->many) == 1 ||
+		    sscanf(line, "collide_count %u", &f->collide) == 1)
 			continue;
 		if (!strncmp(line, "form ", 5) && f->nforms < 4) {
 			assert_int_equal(sscanf(line, "form %15s %15s",
@@ -299,6 +300,45 @@ static void check_many(struct fs *fs, unsigned many)
 	assert_int_equal(open_error(fs, "/many/file_"), -VQ_ENOENT);
 }
 
+static int count_entries(void *ctx, const struct fs_dirent *ent)
+{
+	(void)ent;
+	++*(unsigned *)ctx;
+	return 0;
+}
+
+/* Names that share one hash over several hash leaves: each found (the
+ * walk goes on to the next leaf while the hash lasts), a further one with
+ * the same hash not. */
+static void check_collide(struct fs *fs, const char *image, unsigned n)
+{
+	char path[512], name[64], want[80];
+	unsigned found = 0, listed = 0;
+	FILE *fp;
+
+	if (!n)
+		return;
+	snprintf(path, sizeof(path), "%s.collide", test_image(image));
+	fp = fopen(path, "r");
+	if (!fp)
+		fail_msg("no %s", path);
+	while (fscanf(fp, "%63s", name) == 1) {
+		snprintf(path, sizeof(path), "/collide/%s", name);
+		if (found == n) {
+			assert_int_equal(open_error(fs, path), -VQ_ENOENT);
+			break;
+		}
+		snprintf(want, sizeof(want), "%s\n", name);
+		assert_file(fs, path, want);
+		found++;
+	}
+	fclose(fp);
+	assert_int_equal(found, n);
+	assert_int_equal(xfs_fs_ops.list(fs, "/collide", count_entries, &listed), 0);
+	assert_int_equal(listed, n + 600);
+	assert_file(fs, "/collide/n00321", "");
+}
+
 static void check_symlinks(struct fs *fs)
 {
 	uint8_t *buf;
@@ -407,8 +447,9 @@ static void check_dir(struct fs *fs, const char *path, unsigned n,
 	free(l);
 }
 
-static void check_list(struct fs *fs, unsigned many, bool deep)
+static void check_list(struct fs *fs, const struct facts *f, bool deep)
 {
+	unsigned many = f->many, extra = (many ? 1 : 0) + (f->collide ? 1 : 0);
 	struct listing *l = calloc(1, sizeof(*l));
 	unsigned calls = 0;
 
@@ -416,10 +457,10 @@ static void check_list(struct fs *fs, unsigned many, bool deep)
 	assert_int_equal(xfs_fs_ops.list(fs, "/", collect, l), 0);
 	assert_true(l->saw_hello);
 	assert_false(l->saw_dot);
-	/* hello.txt empty boot a blockdir leafdir [many] frag_ext frag
-	 * [frag_deep] spare sub, and 11 symlinks. */
-	assert_int_equal(l->count, 10 + (many ? 1 : 0) + (deep ? 1 : 0) + 11);
-	assert_int_equal(l->dirs, many ? 6 : 5);
+	/* hello.txt empty boot a blockdir leafdir [many] [collide] frag_ext
+	 * frag [frag_deep] spare sub, and 11 symlinks. */
+	assert_int_equal(l->count, 10 + extra + (deep ? 1 : 0) + 11);
+	assert_int_equal(l->dirs, 5 + extra);
 	free(l);
 	check_dir(fs, "/blockdir", 30, true);
 	check_dir(fs, "/leafdir", 300, true);
@@ -497,7 +538,8 @@ static void test_tree(void **state)
 	if (deep)
 		check_remapped(m->fs, image, "frag_deep");
 	check_many(m->fs, f.many);
-	check_list(m->fs, f.many, deep);
+	check_collide(m->fs, image, f.collide);
+	check_list(m->fs, &f, deep);
 	unmount_image(m);
 }
 

@@ -31,6 +31,8 @@
 #   frag_ext, frag, frag_deep  blocks "<name> block NNNNNN\n" repeated,
 #                              remapped after mkfs (see remap())
 #   spare                      2 blocks, given to symlinks on v5 (below)
+#   collide/<8 characters>     "<name>\n", 400 names with one hash, and
+#   collide/n00000..n00599     empty (xfs_v5.img and xfs_v4.img only)
 #
 # "big" pattern: 32-bit little-endian word i is i * 2654435761 + 12345.
 # For each image X, X.facts holds inode numbers, fork formats and block
@@ -88,6 +90,34 @@ def block_pattern(name, blocks, bs):
     return bytes(out)
 
 
+def rol32(x, n):
+    return ((x << n) | (x >> (32 - n))) & 0xffffffff
+
+
+NAME_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-."
+
+
+def colliding_names(n):
+    """@n 8-character names with one directory hash (xfs doc §Variable
+    Length Record B+trees). The hash of two 4-byte blocks is f(b2) ^
+    rol(f(b1), 28), f packing four 7-bit characters into 28 bits: for any
+    b1 whose last character has the right low 4 bits there is one b2, and
+    some of those are plain characters."""
+    rnd, out = __import__("random").Random(7), []
+    target = None
+    while len(out) < n:
+        b1 = bytes(rnd.choice(NAME_CHARS) for _ in range(4))
+        f1 = b1[0] << 21 ^ b1[1] << 14 ^ b1[2] << 7 ^ b1[3]
+        if target is None:
+            target = rol32(f1, 28) ^ 0x0c5a5a5a
+        x = target ^ rol32(f1, 28)
+        b2 = bytes([x >> 21 & 127, x >> 14 & 127, x >> 7 & 127, x & 127])
+        name = (b1 + b2).decode("latin-1")
+        if x >> 28 == 0 and all(c in NAME_CHARS for c in b2) and name not in out:
+            out.append(name)
+    return out
+
+
 def put(root, rel, data):
     path = os.path.join(root, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -95,7 +125,7 @@ def put(root, rel, data):
         f.write(data)
 
 
-def make_tree(root, bs, frag_blocks, deep_blocks, many):
+def make_tree(root, bs, frag_blocks, deep_blocks, many, collide):
     put(root, "hello.txt", b"hello, xfs\n")
     put(root, "empty", b"")
     put(root, "boot/vmlinuz-6.1.0-13-amd64", big_pattern(5 * 1024 * 1024 + 1234))
@@ -110,6 +140,10 @@ def make_tree(root, bs, frag_blocks, deep_blocks, many):
     if deep_blocks:
         put(root, "frag_deep", block_pattern("frag_deep", deep_blocks, bs))
     put(root, "spare", block_pattern("spare", 2, bs))
+    for i in range(600 if collide else 0):
+        put(root, f"collide/n{i:05d}", b"")
+    for name in collide:
+        put(root, f"collide/{name}", f"{name}\n".encode())
     links = {
         "vmlinuz": "boot/vmlinuz-6.1.0-13-amd64",
         "initrd.img": "boot/initrd.img-6.1.0-13-amd64",
@@ -367,6 +401,34 @@ def dir_form(img, ino, fmt):
     return "block"
 
 
+def da_hash(name):
+    """xfs doc §Variable Length Record B+trees: the name hash."""
+    h, b = 0, name.encode("latin-1")
+    while len(b) >= 4:
+        h = b[0] << 21 ^ b[1] << 14 ^ b[2] << 7 ^ b[3] ^ rol32(h, 28)
+        b = b[4:]
+    for k in range(len(b)):
+        h = h if k else rol32(h, 7 * len(b))
+        h ^= b[k] << 7 * (len(b) - 1 - k)
+    return h
+
+
+def leaves_ending_with(img, ino, hashval):
+    """How many hash leaves (LEAFN) of directory @ino end with @hashval."""
+    n, lo, hi = 0, (32 << 30) // img.bs, (64 << 30) // img.bs
+    hdr, count_at = (64, 56) if img.v5 else (16, 12)
+    for off, fsb, count, _ in img.bmap(ino):
+        for k in range(count):
+            if not lo <= off + k < hi:
+                continue
+            blk = img.read(img.fsb_byte(fsb + k), img.bs)
+            if blk[8:10] not in (b"\xd2\xff", b"\x3d\xff"):
+                continue
+            (ents,) = struct.unpack_from(">H", blk, count_at)
+            n += ents > 0 and struct.unpack_from(">I", blk, hdr + 8 * ents - 8)[0] == hashval
+    return n
+
+
 def fork(img, ino):
     v = img.iprint(ino, "core.format")
     fmt = int(v["core.format"].split()[0])
@@ -453,7 +515,7 @@ def fix_v5_symlinks(img, tree, names=("long_link", "longest_link"),
 FRAG_LENS = [2, 1, 3, 4]
 
 
-def mkimg(name, opts, bs=4096, isize=None, deep=None, many=2500):
+def mkimg(name, opts, bs=4096, isize=None, deep=None, many=2500, collide=0):
     """mkfs.xfs @opts over the tree, then the remaps; returns the Image."""
     path = os.path.join(OUT, name)
     v5 = "crc=0" not in opts
@@ -465,7 +527,11 @@ def mkimg(name, opts, bs=4096, isize=None, deep=None, many=2500):
     frag_blocks = sum(FRAG_LENS[i % len(FRAG_LENS)] for i in range(nfrag))
     tree = os.path.join(work, name + ".tree")
     shutil.rmtree(tree, ignore_errors=True)
-    make_tree(tree, bs, frag_blocks, deep["blocks"] if deep else 0, many)
+    # All but the last of the colliding names are made; that one must not
+    # be found.
+    names = colliding_names(collide + 1) if collide else []
+    make_tree(tree, bs, frag_blocks, deep["blocks"] if deep else 0, many,
+              names[:-1])
     proto = os.path.join(work, name + ".proto")
     with open(proto, "w") as f:
         f.write("/dev/null\n0 0\nd--755 0 0\n")
@@ -505,10 +571,19 @@ def mkimg(name, opts, bs=4096, isize=None, deep=None, many=2500):
         facts[f] = (ino,) + fork(img, ino)
         if f in ("a", "blockdir", "leafdir", "many"):
             forms[f] = dir_form(img, ino, facts[f][1])
+    if collide:
+        ino = img.ino("/collide")
+        assert dir_form(img, ino, fork(img, ino)[0]) == "node"
+        assert len({da_hash(n) for n in names}) == 1
+        assert leaves_ending_with(img, ino, da_hash(names[0])) >= 2, \
+            "the colliding names do not run from one hash leaf into the next"
+        with open(path + ".collide", "w") as out:
+            out.write("\n".join(names) + "\n")
     with open(path + ".facts", "w") as out:
         for k, (ino, fmt, level) in facts.items():
             out.write(f"{k} {ino} {fmt} {level}\n")
         out.write(f"many_count {many}\n")
+        out.write(f"collide_count {collide}\n")
         for k, form in forms.items():
             out.write(f"form {k} {form}\n")
     # mkfs wrote the log and padding as zeros: give that space back.
@@ -517,8 +592,10 @@ def mkimg(name, opts, bs=4096, isize=None, deep=None, many=2500):
     return img
 
 
-v5 = mkimg("xfs_v5.img", [])
-mkimg("xfs_v4.img", ["-m", "crc=0", "-n", "ftype=0"])
+# 400 names with one hash beside 600 others: the hash leaves split in the
+# middle of the 400 (checked).
+v5 = mkimg("xfs_v5.img", [], collide=400)
+mkimg("xfs_v4.img", ["-m", "crc=0", "-n", "ftype=0"], collide=400)
 mkimg("xfs_v4_ftype.img", ["-m", "crc=0", "-n", "ftype=1"], isize=512)
 # 1 KiB blocks: leaves and nodes hold 59 entries (at least 29 below the
 # root): a depth-2 tree of 2 nodes over 60 leaves of 30 extents.
