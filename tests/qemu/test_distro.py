@@ -2,8 +2,8 @@
 """Disks laid out the way distributions lay them out: unified kernel images
 (made with objcopy from systemd's stub, Debian's kernel and the test
 initramfs inside), alone and beside type #1 entries; an entry under /boot
-on an ext4 root file system; RHEL 8's plain Linux /boot partition with
-`options $kernelopts` from grubenv; a menu longer than nine entries. Each
+on an ext4 root file system; RHEL 8's plain Linux /boot partition (ext4 and
+XFS) with `options $kernelopts` from grubenv; a menu longer than nine entries. Each
 boot checks the command line and
 the initrd Linux saw, and that every disk image is byte-identical."""
 import os
@@ -147,6 +147,34 @@ def test_rhel8_grubenv(vm_name):
     assert "$kernelopts" not in re.search(r"VQ-CMDLINE: (.*)", log).group(1)
     disk.assert_unchanged()
 
+
+
+def test_rhel_xfs_boot_partition(vm_name):
+    """RHEL 8 as its installer lays it out: /boot is XFS on a plain Linux
+    partition (type 0FC63DAF, not XBOOTLDR) with a RHEL-style entry whose
+    options come from $kernelopts in /grub2/grubenv. With --verbose,
+    vqboot names the XFS volume and the entry it found there."""
+    vmlinuz, kver = kernel()
+    rd, md5 = extra_initrd("rhelxfs", "tuned initrd from xfs /boot")
+    env = grubenv(kernelopts=CONSOLE + " vq.test=rhel-xfs", tuned_initrd="/tuned.img")
+    boot_part = Part("linux", "xfs", 320, {
+        f"/vmlinuz-{kver}": vmlinuz, f"/initramfs-{kver}.img": busybox_initrd(),
+        "/tuned.img": rd, "/grub2/grubenv": env,
+        f"/loader/entries/0123456789abcdef-{kver}.conf": rhel_entry(kver)},
+        label="boot")
+    # No BOOTX64.EFI on the ESP: the firmware falls through to the shell,
+    # which runs vqboot with --verbose.
+    esp = Part("esp", "fat32", 64, {"/loader/loader.conf": b"timeout 0\n"})
+    disk = one_disk(vm_name, [esp, boot_part])
+    startup = tools_cd() + ["vqboot.efi --verbose"]
+    vm, log = boot(vm_name, [(disk, "")], timeout=240,
+                   tools={"vqboot.efi": VQBOOT, "vqtools.tag": TAG}, startup=startup)
+    check_linux(vm, log, ["vq.test=rhel-xfs"])
+    saw_initrd(vm, log, "rhelxfs", md5)
+    assert re.search(r"p2: linux partition, xfs, 1 entry in /loader/entries", log), \
+        f"the XFS /boot was not named as searched; log {vm.log_path}"
+    assert "$tuned_params is not set in /grub2/grubenv" in log, vm.log_path
+    disk.assert_unchanged()
 
 def test_menu_numbers_past_nine(vm_name):
     """Twelve entries: every line has a number, and typing 1 then 2 boots

@@ -197,7 +197,24 @@ class VM:
             with open(self.log_path, "w") as f:
                 f.write(self.output)
         self.timed_out = not matched and self.proc.poll() is None
+        if self.timed_out:
+            self.dump_hang()
         return self.output
+
+    def dump_hang(self):
+        """A VM that did not get there: keep where its CPU is (three looks,
+        half a second apart) beside the serial log, so a hang can be told
+        from a slow boot and placed (firmware, loader or kernel)."""
+        path = os.path.join(self.dir, "hang-registers.txt")
+        try:
+            with open(path, "w") as f:
+                for i in range(3):
+                    f.write(f"==== look {i + 1}\n")
+                    f.write(self.hmp("info registers"))
+                    time.sleep(0.5)
+        except OSError as e:
+            with open(path, "a") as f:
+                f.write(f"monitor not reachable: {e}\n")
 
     def type(self, data):
         try:
