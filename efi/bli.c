@@ -41,17 +41,17 @@ uint64_t bli_now_us(void)
 	return plat_now_us();
 }
 
-static void set_time(const CHAR16 *name)
+static void set_time(const CHAR16 *name, uint64_t us)
 {
 	char num[24];
 
-	vq_snprintf(num, sizeof(num), "%llu", (unsigned long long)bli_now_us());
+	vq_snprintf(num, sizeof(num), "%llu", (unsigned long long)us);
 	set_string(name, num);
 }
 
-void bli_set_init(void)
+void bli_set_init(uint64_t entry_counter)
 {
-	set_time(L"LoaderTimeInitUSec");
+	set_time(L"LoaderTimeInitUSec", efi_counter_to_us(entry_counter));
 	set_string(L"LoaderInfo", VQBOOT_VERSION);
 }
 
@@ -59,7 +59,7 @@ void bli_set_init(void)
  * ("debian-6.1.conf", "debian-6.1.efi"): bootctl list marks the entry whose
  * name equals LoaderEntrySelected. Automatic entries have no file and keep
  * their id. */
-void bli_set_exec(const struct bls_entry *e)
+void bli_set_entry(const struct bls_entry *e)
 {
 	static const char *const suffix[] = {
 		[BLS_KIND_TYPE1] = ".conf", [BLS_KIND_UKI] = ".efi", [BLS_KIND_AUTO] = "",
@@ -70,5 +70,9 @@ void bli_set_exec(const struct bls_entry *e)
 
 	vq_snprintf(id, sizeof(id), "%s%s", e->id, sfx);
 	set_string(L"LoaderEntrySelected", id);
-	set_time(L"LoaderTimeExecUSec");
+}
+
+void bli_set_exec(void)
+{
+	set_time(L"LoaderTimeExecUSec", bli_now_us());
 }

@@ -10,15 +10,20 @@
 #include "efi/vqefi.h"
 #include "boot/bls.h"
 
-/** LoaderTimeInitUSec (now) and LoaderInfo; call first thing. */
-void bli_set_init(void);
+/**
+ * LoaderTimeInitUSec and LoaderInfo. @entry_counter is efi_counter() as
+ * read first thing at entry, converted here, after the calibration.
+ */
+void bli_set_init(uint64_t entry_counter);
 
 /**
- * LoaderEntrySelected (@e's id, with ".conf" or ".efi" for an entry file,
- * as systemd's bootctl names entries) and LoaderTimeExecUSec (now); call
- * before handoff.
+ * LoaderEntrySelected: @e's id, with ".conf" or ".efi" for an entry file,
+ * as systemd's bootctl names entries.
  */
-void bli_set_exec(const struct bls_entry *e);
+void bli_set_entry(const struct bls_entry *e);
+
+/** LoaderTimeExecUSec (now): call last, just before StartImage. */
+void bli_set_exec(void);
 
 /** Microseconds since the machine started, as the firmware's TSC reads it. */
 uint64_t bli_now_us(void);

@@ -35,9 +35,19 @@ uint64_t efi_tsc_per_us(void)
 	return tsc_per_us;
 }
 
+uint64_t efi_counter(void)
+{
+	return rdtsc();
+}
+
+uint64_t efi_counter_to_us(uint64_t ticks)
+{
+	return ticks / tsc_per_us;
+}
+
 static uint64_t efi_now_us(void)
 {
-	return rdtsc() / tsc_per_us;
+	return efi_counter_to_us(efi_counter());
 }
 
 static void efi_delay_us(uint32_t us)

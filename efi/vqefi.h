@@ -27,6 +27,14 @@ void efi_platform_init(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);
 /** TSC ticks per microsecond found by the calibration. */
 uint64_t efi_tsc_per_us(void);
 
+/**
+ * The raw cycle counter, readable before efi_platform_init (the entry time
+ * is taken before the calibration it needs), and its conversion once the
+ * rate is known: microseconds since the counter started (reset).
+ */
+uint64_t efi_counter(void);
+uint64_t efi_counter_to_us(uint64_t ticks);
+
 /** The image handle of the running application. */
 extern EFI_HANDLE efi_image;
 

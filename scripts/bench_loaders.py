@@ -187,9 +187,9 @@ def boot(disk, log_path, timeout):
     with tempfile.TemporaryDirectory() as tmp:
         vars_fd = os.path.join(tmp, "vars.fd")
         shutil.copy(OVMF_VARS, vars_fd)
+        raw, marks, stamps = b"", {"launch": time.monotonic()}, []
         proc = subprocess.Popen(qemu_cmd(disk, vars_fd), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        raw, marks = b"", {}
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
@@ -204,6 +204,8 @@ def boot(disk, log_path, timeout):
                     break
                 tail = len(raw)
                 raw += chunk
+                for _ in range(chunk.count(b"\n")):
+                    stamps.append(now)
                 # Search from a little before the new bytes: a line may
                 # arrive in pieces; its time is when it is complete.
                 win = raw[max(0, tail - 256):]
@@ -219,6 +221,15 @@ def boot(disk, log_path, timeout):
     text = ANSI.sub("", raw.decode("latin-1")).replace("\r", "")
     with open(log_path, "w") as f:
         f.write(text)
+    # Where the time goes: each line with the host's time of its arrival,
+    # in ms from the firmware's hand-over.
+    t0 = marks.get("start", marks["launch"])
+    lines = raw.split(b"\n")
+    with open(log_path + ".times", "w") as f:
+        for t, line in zip(stamps, lines):
+            s = ANSI.sub("", line.decode("latin-1")).strip()
+            if s:
+                f.write(f"{(t - t0) * 1000:9.1f} {s}\n")
     return text, marks
 
 
@@ -259,12 +270,14 @@ class Row:
     def __init__(self, loader, size_mb):
         self.loader, self.size_mb = loader, size_mb
         self.ms, self.init_ms, self.bli, self.failures = [], [], [], []
+        self.boots = []  # (host marks, BLI variables) of every boot
 
     @property
     def failed(self):
         return bool(self.failures) or not self.ms
 
-    def add(self, ok, reason, ms, bli, log_path):
+    def add(self, ok, reason, ms, bli, log_path, marks=None):
+        self.boots.append((marks or {}, bli))
         if not ok:
             self.failures.append(f"{reason} ({log_path})")
             return
@@ -310,7 +323,7 @@ def measure(work, disks, loaders, sizes, boots, timeout=120, progress=print):
                 log = os.path.join(work, f"boot-{size_mb}M-{name}-{b}.log")
                 text, marks = boot(disk, log, timeout)
                 ok, reason, ms, bli = check_boot(text, marks, n, md5)
-                rows[(size_mb, name)].add(ok, reason, ms, bli, log)
+                rows[(size_mb, name)].add(ok, reason, ms, bli, log, marks)
                 progress(f"bench-loaders: {name:12} {size_mb:4} MiB boot {b + 1}: " +
                          (f"{ms[0]:.0f} ms to the stub, {ms[1]:.0f} ms to init"
                           if ok else f"FAILED: {reason}"))

@@ -185,6 +185,7 @@ static void give_back_devices(void *ctx)
 	 * device we drove goes back, reset, before StartImage. */
 	close_devices(vb);
 	log_info("vqboot: every device reset and given back; starting the image");
+	bli_set_exec();
 }
 
 static void report_load(struct vqboot *vb, const struct bls_entry *e,
@@ -252,7 +253,7 @@ static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdlin
 		l.cmdline[0] = '\0';
 	report_load(vb, e, &l);
 	tpm_boot_prepare(&vb->tpm, &vb->scan, e, &l, was_edited);
-	bli_set_exec(e);
+	bli_set_entry(e);
 	struct image_start s = {
 		.image = l.image, .image_size = l.image_size, .name = l.image_name,
 		.cmdline = l.cmdline, .initrd = l.initrd, .initrd_size = l.initrd_size,
@@ -314,14 +315,17 @@ static EFI_STATUS run(struct vqboot *vb)
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
+	/* The Boot Loader Interface's start: before anything, calibration
+	 * included, converted once the counter's rate is known. */
+	uint64_t entry = efi_counter();
 	static struct vqboot vb;
 	EFI_STATUS status;
 	char *opts;
 	int r;
 
 	efi_platform_init(image, st);
-	vb.start_us = plat_now_us();
-	bli_set_init();
+	vb.start_us = efi_counter_to_us(entry);
+	bli_set_init(entry);
 	opts = efi_load_options_ascii(image);
 	r = opts_parse(opts, &vb.opts);
 	plat_free(opts);
