@@ -33,7 +33,10 @@ def run(cmd, **kw):
 
 
 def random_file(path, size, seed):
-    """Deterministic pseudo-random bytes (different per file)."""
+    """Deterministic pseudo-random bytes (different per file). `vqdiag bench`
+    makes the same bytes from the same seeds (0x1000 + the file's place in
+    FILES, 0x2000 for the raw partition) to check what both sides read:
+    change them together (apps/vqdiag/diag_bench.c, expect_blocks)."""
     with open(path, "wb") as f:
         state = seed
         chunk = bytearray()

@@ -1472,6 +1472,11 @@ void vscsi_get_stats(const struct vscsi *c, struct vscsi_stats *ret)
 	*ret = c->stats;
 }
 
+void vscsi_reset_stats(struct vscsi *c)
+{
+	c->stats = (struct vscsi_stats){ 0 };
+}
+
 unsigned vscsi_lun_count(const struct vscsi *c)
 {
 	return c->nluns;

@@ -183,6 +183,8 @@ void vscsi_close(struct vscsi *c);
 
 const struct vscsi_info *vscsi_get_info(const struct vscsi *c);
 void vscsi_get_stats(const struct vscsi *c, struct vscsi_stats *ret);
+/** Start the counts afresh (vqdiag bench: the scan's commands are not a test's). */
+void vscsi_reset_stats(struct vscsi *c);
 
 /** Every LUN the scan found (disks and others), in target, LUN order. */
 unsigned vscsi_lun_count(const struct vscsi *c);

@@ -13,11 +13,19 @@
 #include "virtio/virtio_scsi.h"
 #include "lib/fmt.h"
 
-/* JSON goes out one token per line so no console wraps a line for us. */
+/* JSON goes out one token per line so no console wraps a line for us.
+ * The writer sends a string's characters one at a time and its quotes
+ * alone (an escaped quote comes as two characters): a comma inside a
+ * string stays on its line. */
 static void json_put(void *ctx, const char *s)
 {
+	static bool in_string;
+
+	(void)ctx;
 	con_puts(s);
-	if (s[0] && !s[1] && (s[0] == ',' || s[0] == '{' || s[0] == '['))
+	if (s[0] == '"' && !s[1])
+		in_string = !in_string;
+	else if (!in_string && s[0] && !s[1] && (s[0] == ',' || s[0] == '{' || s[0] == '['))
 		con_puts("\n");
 }
 

@@ -8,7 +8,15 @@
  * vqboot's driver (virtio/virtio_gpu.h) brings it up: per scanout the mode,
  * where it came from and the EDID summary; a test pattern (colour bars, a
  * 1-pixel white border, the resolution in a box); full-frame and
- * small-rectangle update timings next to the firmware's. The pattern stays
+ * small-rectangle update timings next to the firmware's.
+ *
+ * Both sides do the same work per update: a Blt copies the caller's frame
+ * into the firmware's backing store, then transfers and flushes; vqboot's
+ * timed loop copies the same caller frame into its surface, then
+ * TRANSFER_TO_HOST_2D + RESOURCE_FLUSH. A separate "flush only" row times
+ * the transfer and flush alone (what vqboot's screen code does after drawing
+ * in place). The comparison needs both sides in the same mode: when they
+ * differ the ratios are withheld and the report says so. The pattern stays
  * on screen for --hold N seconds before the device goes back, so that a
  * screenshot shows what vqboot drew rather than what the firmware redraws.
  *
@@ -58,7 +66,10 @@ struct gpu_report {
 	const char *error;         /* what failed (often error_buf), or NULL */
 	char error_buf[96];
 	struct gpu_fw fw;
-	struct gpu_bench full, rect;
+	struct gpu_bench full, rect, flush_only;
+	uint32_t *frame;           /* the caller's frame both sides copy */
+	uint32_t frame_w, frame_h;
+	bool same_mode;            /* the firmware's GOP mode is vqboot's */
 	unsigned hold_s;
 	bool all_scanouts;
 	/* --all-scanouts: the source of the mode we forced on a disabled one */
@@ -249,19 +260,37 @@ static void firmware_bench(struct gpu_report *r)
 		  GPU_FULL_RUNS, &r->fw.full);
 	gop_bench(gop, px, r->fw.width, r->fw.height / 4, r->fw.width,
 		  GPU_RECT_HEIGHT, GPU_RECT_RUNS, &r->fw.rect);
-	plat_free(px);
+	/* vqboot's side copies this same frame. */
+	r->frame = px;
+	r->frame_w = r->fw.width;
+	r->frame_h = r->fw.height;
 }
 
 /* ---- vqboot's driver -------------------------------------------------- */
 
-static void vgpu_bench(struct gpu_report *r, bool full, uint32_t y, uint32_t w,
-		       uint32_t h, uint32_t runs, struct gpu_bench *b)
+/* Rows y..y+h of the caller's frame into the surface, as a Blt does, with
+ * the copy routine the firmware's Blt uses itself (boot services' CopyMem;
+ * gnu-efi's memcpy copies a byte at a time). */
+static void copy_frame(struct gpu_report *r, uint32_t y, uint32_t w, uint32_t h)
+{
+	struct gfx_surface *s = &r->surface;
+
+	for (uint32_t row = y; row < y + h; row++)
+		BS->CopyMem(s->px + (size_t)row * s->stride, r->frame + (size_t)row * r->frame_w,
+			    (UINTN)w * 4);
+}
+
+/* @copy: each update first copies the caller's frame (a Blt's work). */
+static void vgpu_bench(struct gpu_report *r, bool full, bool copy, uint32_t y,
+		       uint32_t w, uint32_t h, uint32_t runs, struct gpu_bench *b)
 {
 	struct gfx_surface *s = &r->surface;
 	uint64_t t0 = plat_now_us();
 
 	*b = (struct gpu_bench){ .ran = true, .y = y, .width = w, .height = h };
 	for (uint32_t i = 0; i < runs && !b->err; i++) {
+		if (copy)
+			copy_frame(r, y, w, h);
 		if (full)
 			gfx_damage_all(s);
 		else
@@ -283,8 +312,29 @@ static void driver_bench(struct gpu_report *r)
 
 	if (y + h > s->height)
 		y = 0;
-	vgpu_bench(r, true, 0, s->width, s->height, GPU_FULL_RUNS, &r->full);
-	vgpu_bench(r, false, y, w, h, GPU_RECT_RUNS, &r->rect);
+	/* Without the firmware's frame (no GOP): our own, drawn once. */
+	if (!r->frame) {
+		struct gfx_surface fs;
+
+		r->frame = plat_alloc((size_t)s->width * s->height * 4);
+		if (!r->frame || gfx_init(&fs, r->frame, s->width, s->height, s->width)) {
+			plat_free(r->frame);
+			r->frame = NULL;
+			r->error = "no memory for a caller frame";
+			return;
+		}
+		draw_pattern(&fs);
+		r->frame_w = s->width;
+		r->frame_h = s->height;
+	}
+	r->same_mode = r->fw.has_gop && r->fw.width == s->width && r->fw.height == s->height;
+	/* A frame smaller than the surface is copied where it fits. */
+	uint32_t fw_w = VQ_MIN(s->width, r->frame_w), fh = VQ_MIN(s->height, r->frame_h);
+	vgpu_bench(r, fw_w == s->width && fh == s->height, true, 0, fw_w, fh,
+		   GPU_FULL_RUNS, &r->full);
+	if (y + h <= fh)
+		vgpu_bench(r, false, true, y, VQ_MIN(w, fw_w), h, GPU_RECT_RUNS, &r->rect);
+	vgpu_bench(r, true, false, 0, s->width, s->height, GPU_FULL_RUNS, &r->flush_only);
 }
 
 /* Drive the disabled scanouts too, at what vgpu_choose_mode gives them. */
@@ -366,12 +416,12 @@ static uint64_t per_second(const struct gpu_bench *b)
 }
 
 /* vqboot time per update / firmware time per update, in thousandths. */
-static bool ratio_milli(const struct gpu_bench *vq, const struct gpu_bench *fw,
-			uint64_t *ret)
+static bool ratio_milli(const struct gpu_report *r, const struct gpu_bench *vq,
+			const struct gpu_bench *fw, uint64_t *ret)
 {
 	uint64_t a = per_update_ns(vq), b = per_update_ns(fw);
 
-	if (!vq->runs || !fw->runs || !b)
+	if (!r->same_mode || !vq->runs || !fw->runs || !b)
 		return false;
 	*ret = a * 1000 / b;
 	return true;
@@ -425,12 +475,12 @@ static void text_scanout(uint32_t i, const struct vgpu_scanout_info *si,
 	con_puts("\n");
 }
 
-static void text_ratio(const char *what, const struct gpu_bench *vq,
-		       const struct gpu_bench *fw)
+static void text_ratio(const struct gpu_report *r, const char *what,
+		       const struct gpu_bench *vq, const struct gpu_bench *fw)
 {
 	uint64_t m;
 
-	if (ratio_milli(vq, fw, &m))
+	if (ratio_milli(r, vq, fw, &m))
 		con_printf("  %-11s vqboot/firmware time per update: %llu.%03llu\n",
 			   what, (unsigned long long)(m / 1000),
 			   (unsigned long long)(m % 1000));
@@ -463,11 +513,18 @@ static void text_report(const struct gpu_report *r)
 		if (scanout_info(r, i, &si, &forced))
 			text_scanout(i, &si, forced);
 	}
+	con_puts("vqboot driver: each update copies the caller's frame, then transfer + flush\n");
 	text_bench("full frame", &r->full);
 	text_bench("small rect", &r->rect);
+	text_bench("flush only", &r->flush_only);
+	if (r->same_mode)
+		con_printf("same mode on both sides: %ux%u\n", r->fw.width, r->fw.height);
+	else
+		con_printf("FAIL: modes differ (firmware %ux%u, vqboot %ux%u): no ratio\n",
+			   r->fw.width, r->fw.height, r->surface.width, r->surface.height);
 	con_puts("ratio:\n");
-	text_ratio("full frame", &r->full, &r->fw.full);
-	text_ratio("small rect", &r->rect, &r->fw.rect);
+	text_ratio(r, "full frame", &r->full, &r->fw.full);
+	text_ratio(r, "small rect", &r->rect, &r->fw.rect);
 }
 
 static void json_bench(struct json *j, const char *key, const struct gpu_bench *b)
@@ -529,12 +586,12 @@ static void json_scanout(struct json *j, uint32_t i,
 	json_end_object(j);
 }
 
-static void json_ratio(struct json *j, const char *key,
+static void json_ratio(struct json *j, const struct gpu_report *r, const char *key,
 		       const struct gpu_bench *vq, const struct gpu_bench *fw)
 {
 	uint64_t m;
 
-	if (ratio_milli(vq, fw, &m))
+	if (ratio_milli(r, vq, fw, &m))
 		json_milli(j, key, m);
 	else
 		json_null(j, key);
@@ -549,19 +606,26 @@ static void json_timings(struct json *j, const struct gpu_report *r)
 	json_bool(j, "available", r->fw.has_gop);
 	if (r->fw.note)
 		json_string(j, "note", r->fw.note);
+	json_string(j, "work", "EfiBltBufferToVideo of the caller's frame");
 	json_uint(j, "mode_width", r->fw.width);
 	json_uint(j, "mode_height", r->fw.height);
 	json_bench(j, "full_frame", &r->fw.full);
 	json_bench(j, "small_rect", &r->fw.rect);
 	json_end_object(j);
 	json_begin_object(j, "vqboot");
+	json_string(j, "work", "copy the caller's frame into the surface, TRANSFER_TO_HOST_2D, RESOURCE_FLUSH");
+	json_uint(j, "mode_width", r->started ? r->surface.width : 0);
+	json_uint(j, "mode_height", r->started ? r->surface.height : 0);
 	json_bench(j, "full_frame", &r->full);
 	json_bench(j, "small_rect", &r->rect);
+	json_bench(j, "flush_only", &r->flush_only);
 	json_end_object(j);
-	/* vqboot's time per update divided by the firmware's. */
+	json_bool(j, "same_mode", r->same_mode);
+	/* vqboot's time per update divided by the firmware's (null when the
+	 * modes differ: the work would not be the same). */
 	json_begin_object(j, "ratio_vqboot_to_firmware");
-	json_ratio(j, "full_frame", &r->full, &r->fw.full);
-	json_ratio(j, "small_rect", &r->rect, &r->fw.rect);
+	json_ratio(j, r, "full_frame", &r->full, &r->fw.full);
+	json_ratio(j, r, "small_rect", &r->rect, &r->fw.rect);
 	json_end_object(j);
 	json_end_object(j);
 }
@@ -671,6 +735,7 @@ EFI_STATUS diag_gpu(struct diag_out *o, const struct diag_params *p)
 		log_max_level = LOG_WARN;
 	st = run_gpu(o, &r);
 	log_max_level = saved_level;
+	plat_free(r.frame);
 	efi_pci_free_list(devs, n);
 	return st;
 }

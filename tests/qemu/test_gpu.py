@@ -126,6 +126,11 @@ def check_timings(t, w, h):
         assert (side["full_frame"]["width"], side["full_frame"]["height"]) == (w, h)
         assert (side["small_rect"]["width"], side["small_rect"]["height"]) == (w, 16)
         assert side["full_frame"]["per_update_us"] > 0
+    # Same work on both sides: the same mode, and vqboot copies the frame.
+    assert t["same_mode"] is True
+    assert (vq["mode_width"], vq["mode_height"]) == (w, h)
+    assert "copy the caller's frame" in vq["work"]
+    assert vq["flush_only"]["updates"] == 50 and not vq["flush_only"]["error"]
     assert t["ratio_vqboot_to_firmware"]["full_frame"] is not None
     assert t["ratio_vqboot_to_firmware"]["small_rect"] is not None
     assert "Stall" in t["clock"]
