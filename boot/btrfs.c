@@ -431,7 +431,8 @@ struct btrfs_file {
 	struct btrfs_inode inode;
 	struct btrfs_path path;
 	/* The last compressed extent decoded in part, for reads in pieces. */
-	uint8_t *zbuf;        /* BTRFS_MAX_COMPRESSED bytes, on first use */
+	uint8_t *zbuf;        /* zbuf_cap bytes: the largest extent decoded */
+	uint32_t zbuf_cap;
 	uint64_t zcache_addr; /* its disk_bytenr; 0: none */
 	uint32_t zcache_len;
 	uint8_t zcache_alg;
@@ -1610,13 +1611,20 @@ struct btrfs_reader {
 	unsigned njobs;
 };
 
-static int btrfs_zbuf(struct btrfs_file *f)
+/* Room for @ram decoded bytes (at most BTRFS_MAX_COMPRESSED, checked):
+ * sized to the extents met, as most are far smaller than the limit. */
+static int btrfs_zbuf(struct btrfs_file *f, uint32_t ram)
 {
+	if (f->zbuf && f->zbuf_cap >= ram)
+		return 0;
+	plat_free(f->zbuf);
+	f->zcache_addr = 0;
+	f->zbuf_cap = 0;
+	f->zbuf = plat_alloc(ram ? ram : 1);
 	if (!f->zbuf)
-		f->zbuf = plat_alloc(BTRFS_MAX_COMPRESSED);
-	if (!f->zbuf)
-		return log_err(-VQ_ENOMEM, "btrfs %s: no memory to decompress",
-			       f->fs->dev);
+		return log_err(-VQ_ENOMEM, "btrfs %s: no memory to decompress "
+			       "%u bytes", f->fs->dev, ram);
+	f->zbuf_cap = ram;
 	return 0;
 }
 
@@ -1633,7 +1641,7 @@ static int btrfs_zcopy(struct btrfs_file *f, uint8_t alg, uint64_t addr,
 
 	if (skip == 0 && n == ram)
 		return btrfs_decompress(f, alg, src, len, dst, ram);
-	r = btrfs_zbuf(f);
+	r = btrfs_zbuf(f, ram);
 	if (r < 0)
 		return r;
 	f->zcache_addr = 0;
@@ -1914,6 +1922,7 @@ static void btrfs_file_release(struct btrfs_file *f)
 	btrfs_path_release(&f->path);
 	plat_free(f->zbuf);
 	f->zbuf = NULL;
+	f->zbuf_cap = 0;
 }
 
 /* ---- paths and symbolic links ------------------------------------------ */
