@@ -1073,8 +1073,9 @@ static void btrfs_path_retarget(struct btrfs_path *p,
 
 static void btrfs_path_release(struct btrfs_path *p)
 {
+	/* Blocks read into: kept if the disk would not stop. */
 	for (unsigned i = 0; i < BTRFS_MAX_LEVEL; i++) {
-		plat_free(p->buf[i]);
+		bdev_free(p->fs->base.bd, p->buf[i]);
 		p->buf[i] = NULL;
 		p->addr[i] = 0;
 	}
@@ -1660,7 +1661,7 @@ static int btrfs_zcopy(struct btrfs_file *f, uint8_t alg, uint64_t addr,
 static void btrfs_jobs_free(struct btrfs_reader *rd)
 {
 	for (unsigned i = 0; i < rd->njobs; i++)
-		plat_free(rd->job[i].raw);
+		bdev_free(rd->f->fs->base.bd, rd->job[i].raw);
 	rd->njobs = 0;
 }
 
@@ -2236,9 +2237,12 @@ static int btrfs_read_super(struct blockdev *bd, struct btrfs_super_block *sb)
 	if (!copy)
 		return log_err(-VQ_ENOMEM, "btrfs %s: no memory", bd->name);
 	for (unsigned i = 1; i < BTRFS_SB_COPIES; i++) {
-		if (bd->size < at[i] + BTRFS_SB_SIZE ||
-		    bdev_read(bd, at[i], copy, sizeof(*copy)) < 0 ||
-		    btrfs_check_super(bd->name, at[i], copy) < 0 ||
+		if (bd->size < at[i] + BTRFS_SB_SIZE)
+			continue;
+		r = bdev_read(bd, at[i], copy, sizeof(*copy));
+		if (r == -VQ_ESTUCK)
+			break; /* no copy is worth a disk that would not stop */
+		if (r < 0 || btrfs_check_super(bd->name, at[i], copy) < 0 ||
 		    copy->generation <= best_gen)
 			continue;
 		log_warn("btrfs %s: using the superblock copy at 0x%llx",
@@ -2246,7 +2250,9 @@ static int btrfs_read_super(struct blockdev *bd, struct btrfs_super_block *sb)
 		best_gen = copy->generation;
 		memcpy(sb, copy, sizeof(*sb));
 	}
-	plat_free(copy);
+	bdev_free(bd, copy);
+	if (r == -VQ_ESTUCK)
+		return r;
 	return best_gen ? 0 : first;
 }
 
@@ -2501,11 +2507,11 @@ static int btrfs_mount(struct blockdev *bd, struct fs **ret)
 		  "default subvolume %llu, label \"%s\"", bd->name,
 		  fs->nodesize, fs->sectorsize, fs->nchunks,
 		  (unsigned long long)fs->default_subvol, fs->base.label);
-	plat_free(sb);
+	bdev_free(bd, sb);
 	*ret = &fs->base;
 	return 0;
 fail:
-	plat_free(sb);
+	bdev_free(bd, sb);
 	btrfs_free(fs);
 	return r;
 }

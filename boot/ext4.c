@@ -853,8 +853,9 @@ static void ext4_file_init(struct ext4_file *f, struct ext4_fs *fs,
 
 static void ext4_file_release(struct ext4_file *f)
 {
+	/* Blocks read into: kept if the disk would not stop. */
 	for (unsigned i = 0; i < EXT4_CACHE_LEVELS; i++) {
-		plat_free(f->cache_buf[i]);
+		bdev_free(f->fs->base.bd, f->cache_buf[i]);
 		f->cache_buf[i] = NULL;
 		f->cache_blk[i] = 0;
 	}
@@ -981,7 +982,7 @@ static int ext4_load_inline(struct ext4_file *f)
 	r = bdev_read(fs->base.bd, off, raw, fs->inode_size);
 	if (r == 0)
 		r = ext4_inline_gather(f, raw);
-	plat_free(raw);
+	bdev_free(fs->base.bd, raw);
 	return r;
 }
 
@@ -1150,7 +1151,7 @@ static int ext4_dir_walk(struct ext4_fs *fs, const struct ext4_inode *inode,
 			r = ext4_dir_block(&dir, off, blk, fs->block_size,
 					   fn, ctx);
 	}
-	plat_free(blk);
+	bdev_free(fs->base.bd, blk);
 	ext4_file_release(&dir);
 	return r;
 }
@@ -1580,11 +1581,11 @@ static int ext4_mount(struct blockdev *bd, struct fs **ret)
 	log_debug("ext4: %s: %llu blocks of %u bytes, %u groups, label \"%s\"",
 		  bd->name, (unsigned long long)fs->blocks_count,
 		  fs->block_size, fs->groups_count, fs->base.label);
-	plat_free(sb);
+	bdev_free(bd, sb);
 	*ret = &fs->base;
 	return 0;
 fail:
-	plat_free(sb);
+	bdev_free(bd, sb);
 	plat_free(fs);
 	return r;
 }

@@ -796,7 +796,7 @@ static int fat_dir_walk(struct fat_file *dir, fat_dent_fn fn, void *ctx)
 	}
 out:
 	if (w)
-		plat_free(w->buf);
+		bdev_free(dir->fs->base.bd, w->buf); /* kept if the disk stuck */
 	plat_free(w);
 	return r;
 }
@@ -1119,7 +1119,7 @@ static void fat_unmount(struct fs *base)
 
 	if (!fs)
 		return;
-	plat_free(fs->cache_mem);
+	bdev_free(fs->base.bd, fs->cache_mem); /* kept if the disk stuck */
 	plat_free(fs);
 }
 
@@ -1154,7 +1154,7 @@ static int fat_mount(struct blockdev *bd, struct fs **ret)
 	else
 		fat_unmount(&fs->base);
 out:
-	plat_free(b);
+	bdev_free(bd, b);
 	return r;
 }
 

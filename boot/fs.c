@@ -91,7 +91,7 @@ int fs_read_all(struct fs *fs, const char *path, size_t max, void **ret_buf,
 	}
 	r = fs->ops->read(f, 0, buf, (size_t)size);
 	if (r < 0) {
-		plat_free(buf);
+		bdev_free(fs->bd, buf); /* kept if the disk would not stop */
 		goto out;
 	}
 	buf[size] = '\0';

@@ -299,7 +299,7 @@ static int gpt_read_header(struct blockdev *bd, uint64_t lba,
 	if (r == 0)
 		*ret = h;
 out:
-	plat_free(hdr);
+	bdev_free(bd, hdr);
 	return r;
 }
 
@@ -319,7 +319,7 @@ static int gpt_read_entries(struct blockdev *bd, const struct gpt_header *h,
 			       bd->name, bytes);
 	r = bdev_read(bd, h->entries_lba * bd->block_size, array, bytes);
 	if (r < 0) {
-		plat_free(array);
+		bdev_free(bd, array);
 		return r;
 	}
 	computed = crc32_ieee(0, array, bytes);
@@ -327,7 +327,7 @@ static int gpt_read_entries(struct blockdev *bd, const struct gpt_header *h,
 		log_warn("gpt: %s: entry array at LBA %llu CRC 0x%08x, header says 0x%08x",
 			 bd->name, (unsigned long long)h->entries_lba, computed,
 			 h->entries_crc);
-		plat_free(array);
+		bdev_free(bd, array);
 		return -VQ_ECORRUPT;
 	}
 	*ret = array;
@@ -585,7 +585,7 @@ static int mbr_walk_extended(struct blockdev *bd, struct part_table *t,
 		}
 		ebr = ext_start + link.start;
 	}
-	plat_free(s);
+	bdev_free(bd, s);
 	return r;
 }
 
@@ -674,7 +674,7 @@ int part_read_table(struct blockdev *bd, struct part_table *ret)
 	if (r == 0)
 		*ret = *t;
 out:
-	plat_free(s);
+	bdev_free(bd, s);
 	plat_free(t);
 	return r;
 }

@@ -273,7 +273,7 @@ static int read_span(struct uki_file *u, const struct uki_span *s, char **ret)
 			       s->size);
 	r = u->fs->ops->read(u->f, s->offset, buf, s->size);
 	if (r) {
-		plat_free(buf);
+		bdev_free(u->fs->bd, buf); /* kept if the disk would not stop */
 		return log_err(r, "uki: %s: cannot read %u bytes at %u: %s", u->label,
 			       s->size, s->offset, vq_strerror(r));
 	}
@@ -389,7 +389,7 @@ static int read_sections(struct uki_file *u, struct bls_entry *e)
 			  avail, vq_strerror(r));
 	else
 		r = uki_layout(hdr, avail, u->size, u->label, &l);
-	plat_free(hdr);
+	bdev_free(u->fs->bd, hdr); /* kept if the disk would not stop */
 	if (!r)
 		r = text_section(u, &l, UKI_SEC_OSREL, e, take_osrel);
 	if (!r)

@@ -822,8 +822,9 @@ static void xfs_file_init(struct xfs_file *f, struct xfs_fs *fs,
 
 static void xfs_file_release(struct xfs_file *f)
 {
+	/* Blocks read into: kept if the disk would not stop. */
 	for (unsigned i = 0; i < XFS_BMAP_MAX_LEVELS; i++) {
-		plat_free(f->cache_buf[i]);
+		bdev_free(f->fs->base.bd, f->cache_buf[i]);
 		f->cache_buf[i] = NULL;
 		f->cache_blk[i] = 0;
 	}
@@ -1242,7 +1243,7 @@ static int xfs_dir_walk_blocks(struct xfs_file *dir, xfs_dirent_fn fn,
 	if (r == 0)
 		r = xfs_dir_entries(dir, buf, end, daddr, fn, ctx);
 out:
-	plat_free(buf);
+	bdev_free(dir->fs->base.bd, buf);
 	return r;
 }
 
@@ -1665,8 +1666,8 @@ static int xfs_lookup_blocks(struct xfs_fs *fs, const struct xfs_inode *dir_inod
 		r = *ret ? 0 : -VQ_ENOENT;
 	}
 out:
-	plat_free(l->data);
-	plat_free(l->leaf);
+	bdev_free(fs->base.bd, l->data);
+	bdev_free(fs->base.bd, l->leaf);
 	xfs_file_release(&l->dir);
 	plat_free(l);
 	return r;
@@ -1781,7 +1782,7 @@ static int xfs_link_remote(struct xfs_fs *fs, const struct xfs_inode *inode,
 				    (unsigned long long)lblk);
 			break;
 		}
-		plat_free(blk);
+		bdev_free(fs->base.bd, blk);
 		blk = plat_alloc((size_t)run.len << fs->blocklog);
 		if (!blk) {
 			r = log_err(-VQ_ENOMEM, "xfs: no memory for a symlink");
@@ -1790,7 +1791,7 @@ static int xfs_link_remote(struct xfs_fs *fs, const struct xfs_inode *inode,
 		r = xfs_link_extent(link, &run, blk, buf, &done);
 		lblk += run.len;
 	}
-	plat_free(blk);
+	bdev_free(fs->base.bd, blk);
 	xfs_file_release(link);
 	plat_free(link);
 	return r;
@@ -2172,28 +2173,35 @@ static int xfs_parse_super(struct xfs_fs *fs, const uint8_t *sb)
 /* The primary superblock, one sector, whose size it states. */
 static int xfs_read_super(struct blockdev *bd, uint8_t **ret)
 {
-	uint8_t head[XFS_SB_READ], *sb;
+	uint8_t *head, *sb;
 	uint32_t sect;
 	int r;
 
-	r = bdev_read(bd, 0, head, sizeof(head));
-	if (r < 0)
+	/* On the heap, not the stack: a whole block goes to the device, which
+	 * may still write it after a -VQ_ESTUCK (then it is kept). */
+	head = plat_alloc(XFS_SB_READ);
+	if (!head)
+		return log_err(-VQ_ENOMEM, "xfs: no memory to mount %s", bd->name);
+	r = bdev_read(bd, 0, head, XFS_SB_READ);
+	if (r == 0 && be32(head) != XFS_SB_MAGIC)
+		r = -VQ_ENOENT;
+	if (r < 0) {
+		bdev_free(bd, head);
 		return r;
-	if (be32(head) != XFS_SB_MAGIC)
-		return -VQ_ENOENT;
+	}
 	sect = be16(head + 102);
-	if (sect < XFS_SB_READ || sect > 1u << XFS_MAX_SECTLOG || sect > bd->size)
-		sect = XFS_SB_READ;
+	if (sect <= XFS_SB_READ || sect > 1u << XFS_MAX_SECTLOG || sect > bd->size) {
+		*ret = head;
+		return 0;
+	}
 	sb = plat_alloc(sect);
+	plat_free(head);
 	if (!sb)
 		return log_err(-VQ_ENOMEM, "xfs: no memory to mount %s", bd->name);
-	memcpy(sb, head, sizeof(head));
-	if (sect > XFS_SB_READ) {
-		r = bdev_read(bd, 0, sb, sect);
-		if (r < 0) {
-			plat_free(sb);
-			return r;
-		}
+	r = bdev_read(bd, 0, sb, sect);
+	if (r < 0) {
+		bdev_free(bd, sb);
+		return r;
 	}
 	*ret = sb;
 	return 0;
@@ -2254,18 +2262,18 @@ static int xfs_mount(struct blockdev *bd, struct fs **ret)
 	log_debug("xfs %s: v%u, %llu blocks of %u bytes, %u AGs, label \"%s\"",
 		  bd->name, version, (unsigned long long)fs->dblocks,
 		  fs->block_size, fs->agcount, fs->base.label);
-	plat_free(sb);
+	bdev_free(bd, sb);
 	*ret = &fs->base;
 	return 0;
 fail:
-	plat_free(sb);
-	plat_free(fs);
+	bdev_free(bd, sb);
+	bdev_free(bd, fs); /* its inode buffer is read into */
 	return r;
 }
 
 static void xfs_unmount(struct fs *fs)
 {
-	plat_free(fs);
+	bdev_free(fs->bd, fs); /* its inode buffer is read into */
 }
 
 /* ---- fs_ops ------------------------------------------------------------- */

@@ -5,6 +5,39 @@
 #include "lib/plat.h"
 #include "lib/fmt.h"
 
+bool bdev_stuck(const struct blockdev *bd)
+{
+	for (; bd; bd = bd->parent)
+		if (bd->stuck)
+			return true;
+	return false;
+}
+
+void bdev_free(const struct blockdev *bd, void *p)
+{
+	if (!bdev_stuck(bd))
+		plat_free(p);
+}
+
+/* Passes @r on; a -VQ_ESTUCK marks @bd and everything under it. */
+static int bdev_note(struct blockdev *bd, int r)
+{
+	if (r == -VQ_ESTUCK) {
+		if (!bdev_stuck(bd))
+			log_error("%s: the device would not stop: no more reads, "
+				  "and what was read through it is kept", bd->name);
+		for (; bd; bd = bd->parent)
+			bd->stuck = true;
+	}
+	return r;
+}
+
+/* No buffer goes to a device that would not stop. */
+static int bdev_refuse(const struct blockdev *bd)
+{
+	return bdev_stuck(bd) ? -VQ_ESTUCK : 0;
+}
+
 /* Partition views add their base and hand the read to the parent; both
  * have the same block size (bdev_sub copies it). */
 static int sub_read_blocks(struct blockdev *bd, uint64_t lba, uint64_t count,
@@ -49,12 +82,10 @@ static int read_partial(struct blockdev *bd, uint64_t lba, uint32_t skip,
 
 	if (!tmp)
 		return -VQ_ENOMEM;
-	r = bd->ops->read_blocks(bd, lba, 1, tmp);
+	r = bdev_note(bd, bd->ops->read_blocks(bd, lba, 1, tmp));
 	if (!r)
 		memcpy(buf, tmp + skip, len);
-	/* A device that would not stop may still write it: leaked. */
-	if (r != -VQ_ESTUCK)
-		plat_free(tmp);
+	bdev_free(bd, tmp); /* a device that would not stop may still write it */
 	return r;
 }
 
@@ -69,6 +100,8 @@ int bdev_read(struct blockdev *bd, uint64_t offset, void *buf, size_t len)
 			       "%s: read of %zu bytes at %llu beyond the end (%llu bytes)",
 			       bd->name, len, (unsigned long long)offset,
 			       (unsigned long long)bd->size);
+	if ((r = bdev_refuse(bd)))
+		return r;
 	if (offset % bs) {
 		uint32_t skip = offset % bs;
 		size_t n = VQ_MIN(len, (size_t)(bs - skip));
@@ -81,7 +114,7 @@ int bdev_read(struct blockdev *bd, uint64_t offset, void *buf, size_t len)
 	if (len >= bs) {
 		uint64_t count = len / bs;
 
-		r = bd->ops->read_blocks(bd, offset / bs, count, p);
+		r = bdev_note(bd, bd->ops->read_blocks(bd, offset / bs, count, p));
 		if (r)
 			return r;
 		p += count * bs, offset += count * bs, len -= count * bs;
@@ -108,8 +141,11 @@ static int check_iov(const struct blockdev *bd, const struct bdev_iov *iov,
 
 int bdev_read_vec(struct blockdev *bd, struct bdev_iov *iov, unsigned n)
 {
+	struct blockdev *top = bd;
 	int r = check_iov(bd, iov, n);
 
+	if (!r)
+		r = bdev_refuse(bd);
 	if (r)
 		return r;
 	/* A view fits inside its parent (bdev_sub checked): no overflow. */
@@ -125,10 +161,10 @@ int bdev_read_vec(struct blockdev *bd, struct bdev_iov *iov, unsigned n)
 		bd = p;
 	}
 	if (bd->ops->read_blocks_vec)
-		return bd->ops->read_blocks_vec(bd, iov, n);
+		return bdev_note(top, bd->ops->read_blocks_vec(bd, iov, n));
 	for (unsigned i = 0; i < n && !r; i++)
 		r = bd->ops->read_blocks(bd, iov[i].lba, iov[i].count, iov[i].buf);
-	return r;
+	return bdev_note(top, r);
 }
 
 void bdev_batch_init(struct bdev_batch *b, struct blockdev *bd)

@@ -50,7 +50,23 @@ struct blockdev {
 	/* A partition view: reads add @base (bytes) and go to @parent. */
 	struct blockdev *parent;
 	uint64_t base;
+
+	/* Set (on the view and every device under it) when a read returned
+	 * -VQ_ESTUCK: the device gets no more reads (each fails with
+	 * -VQ_ESTUCK at once), and bdev_free leaks instead of freeing. */
+	bool stuck;
 };
+
+/** True when @bd or a device under it would not stop (see @stuck). */
+bool bdev_stuck(const struct blockdev *bd);
+
+/**
+ * Free @p, a buffer of a layer that reads through @bd, unless @bd is stuck:
+ * then a request still in flight may write into it, so it is leaked. Every
+ * parser frees what it read into with this (a stuck read may have been any
+ * of them), never with plat_free.
+ */
+void bdev_free(const struct blockdev *bd, void *p);
 
 /**
  * Read @len bytes at byte @offset. Any alignment; aligned middles go straight

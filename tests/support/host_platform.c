@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,40 @@ static void *host_alloc(size_t size)
 	return calloc(1, size ? size : 1);
 }
 
+#define WATCH_MAX 64
+static struct {
+	const uint8_t *p;
+	size_t len;
+} watch[WATCH_MAX];
+static unsigned nwatch, watch_hits;
+
+void host_free_watch(const void *p, size_t len)
+{
+	if (nwatch < WATCH_MAX && len)
+		watch[nwatch++] = (typeof(watch[0])){ p, len };
+}
+
+unsigned host_free_watch_hits(void) { return watch_hits; }
+
+void host_free_watch_clear(void)
+{
+	nwatch = 0;
+	watch_hits = 0;
+}
+
 static void host_free(void *p)
 {
+	const uint8_t *b = p;
+	size_t n = p && nwatch ? malloc_usable_size(p) : 0;
+
+	for (unsigned i = 0; i < nwatch && n; i++) {
+		if (watch[i].p < b + n && b < watch[i].p + watch[i].len) {
+			fprintf(stderr, "host_platform: plat_free(%p) of %zu bytes would "
+				"free a buffer a stuck device may still write\n", p, n);
+			watch_hits++;
+			return;
+		}
+	}
 	free(p);
 }
 

@@ -24,4 +24,11 @@ void host_log_clear(void);
 /* Print log lines to stderr as well (default: only with VQ_TEST_VERBOSE). */
 void host_log_echo(int on);
 
+/* Memory a device that would not stop may still write: a plat_free of a
+ * block holding any watched byte is counted and not done (the test goes on
+ * and asserts the count is 0). Up to 64 ranges; clear drops them all. */
+void host_free_watch(const void *p, size_t len);
+unsigned host_free_watch_hits(void);
+void host_free_watch_clear(void);
+
 #endif

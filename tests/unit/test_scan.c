@@ -317,8 +317,13 @@ static void test_load_stuck_disk_keeps_buffers(void **state)
 	assert_null(l->image);
 	assert_null(l->initrd);
 	assert_true(host_log_contains("leaking"));
+	assert_true(bdev_stuck(&x->bd));
 	free(r.ptrs[0]); /* the test's own "device" is gone */
 	free(l);
+	/* ... and a good one is back: the fixture unmounts as usual. */
+	x->bd.stuck = false;
+	for (unsigned i = 0; i < x->s.nvols; i++)
+		x->s.vols[i].bd.stuck = false;
 }
 
 /* "opt=a " + @n bytes of append. */
