@@ -436,6 +436,28 @@ EFI_STATUS efi_pci_take(struct efi_pci_dev *d)
 	return EFI_SUCCESS;
 }
 
+#define DEFERRED_MAX 64
+static EFI_HANDLE deferred[DEFERRED_MAX];
+static unsigned ndeferred;
+
+static void reconnect(struct efi_pci_dev *d)
+{
+	if (d->defer_reconnect && ndeferred < DEFERRED_MAX)
+		deferred[ndeferred++] = d->handle;
+	else
+		BS->ConnectController(d->handle, NULL, NULL, TRUE);
+}
+
+void efi_pci_reconnect_deferred(void)
+{
+	for (unsigned i = 0; i < ndeferred; i++)
+		BS->ConnectController(deferred[i], NULL, NULL, TRUE);
+	if (ndeferred)
+		log_info("pci: firmware drivers reconnected to %u device%s", ndeferred,
+			 ndeferred == 1 ? "" : "s");
+	ndeferred = 0;
+}
+
 void efi_pci_give_back(struct efi_pci_dev *d)
 {
 	if (!d->owned)
@@ -453,5 +475,5 @@ void efi_pci_give_back(struct efi_pci_dev *d)
 	BS->CloseProtocol(d->handle, &pci_io_guid, efi_image, d->handle);
 	d->owned = false;
 	if (d->had_driver && !d->vdev.stuck)
-		BS->ConnectController(d->handle, NULL, NULL, TRUE);
+		reconnect(d);
 }

@@ -197,6 +197,14 @@ void vdevs_close_gpu(struct vdevs *v)
 	v->gpu = NULL;
 }
 
+void vdevs_defer_disk_reconnect(struct vdevs *v)
+{
+	for (unsigned i = 0; i < v->nblk; i++)
+		v->blk_pci[i]->defer_reconnect = true;
+	for (unsigned i = 0; i < v->nscsi; i++)
+		v->scsi_pci[i]->defer_reconnect = true;
+}
+
 void vdevs_close(struct vdevs *v)
 {
 	vdevs_close_gpu(v);

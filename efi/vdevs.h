@@ -74,6 +74,15 @@ uint64_t vdevs_bounced_bytes(const struct vdevs *v);
 /** Find and open the devices. Devices that fail are logged and skipped. */
 EFI_STATUS vdevs_open(struct vdevs *v, const struct vdevs_opts *o);
 
+/**
+ * Let the next vdevs_close give the disks back reset but leave the
+ * firmware's drivers unbound until efi_pci_reconnect_deferred(): for a
+ * Linux kernel, which takes its initrd through LoadFile2 and reads no disk
+ * through the firmware. The GPU is always reconnected (the kernel's EFI
+ * stub takes the firmware's GOP for its early console).
+ */
+void vdevs_defer_disk_reconnect(struct vdevs *v);
+
 /** Reset every device, free everything and give each back. Idempotent. */
 void vdevs_close(struct vdevs *v);
 

@@ -76,6 +76,10 @@ struct efi_pci_dev {
 	bool owned;          /* we hold PciIo BY_DRIVER|EXCLUSIVE */
 	bool had_driver;     /* a firmware driver was bound before we took it */
 	bool attrs_changed;
+	/* give_back leaves the firmware's drivers unbound (the device reset)
+	 * until efi_pci_reconnect_deferred: binding them costs a boot time
+	 * that a kernel which never uses them would pay. */
+	bool defer_reconnect;
 	/* BAR kinds and sizes, looked up once: GetBarAttributes allocates,
 	 * which is too slow for every register access (every notify). */
 	uint8_t bar_known;   /* bit per BAR: looked up */
@@ -105,6 +109,10 @@ EFI_STATUS efi_pci_take(struct efi_pci_dev *d);
  * one was bound before. Safe on a device that was never taken.
  */
 void efi_pci_give_back(struct efi_pci_dev *d);
+
+/** Reconnect the firmware's drivers to every device given back with
+ * defer_reconnect set (when the started image returned). Idempotent. */
+void efi_pci_reconnect_deferred(void);
 
 /** Fill @bus with the PCI I/O implementation of struct vpci_bus_ops. */
 void efi_pci_bus_init(struct efi_pci_dev *d, struct vpci_bus *bus);

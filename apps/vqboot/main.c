@@ -32,6 +32,7 @@ struct vqboot {
 	struct boot_scan scan;
 	struct menu_item *items;
 	uint64_t start_us;
+	bool linux_kernel;       /* the image being started is a Linux kernel */
 	/* loading */
 	char loading_title[300];
 	uint64_t load_start_us;
@@ -181,10 +182,15 @@ static void give_back_devices(void *ctx)
 
 	/* LoadImage accepted the image: measure, then let go of the disks. */
 	tpm_boot_measure(&vb->tpm);
-	/* The kernel's EFI stub may read through firmware protocols: every
-	 * device we drove goes back, reset, before StartImage. */
+	/* Every device we drove goes back, reset, before StartImage. A Linux
+	 * kernel reads no disk through the firmware (its initrd comes through
+	 * LoadFile2), so the disks' firmware drivers are bound again only if
+	 * it returns; an EFI program (or a UKI's stub) gets them at once. */
+	if (vb->linux_kernel)
+		vdevs_defer_disk_reconnect(&vb->devs);
 	close_devices(vb);
-	log_info("vqboot: every device reset and given back; starting the image");
+	log_info("vqboot: every device reset and given back%s; starting the image",
+		 vb->linux_kernel ? " (disk drivers reconnected if the kernel returns)" : "");
 	bli_set_exec();
 }
 
@@ -254,11 +260,13 @@ static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdlin
 	report_load(vb, e, &l);
 	tpm_boot_prepare(&vb->tpm, &vb->scan, e, &l, was_edited);
 	bli_set_entry(e);
+	vb->linux_kernel = e->linux_path[0] && e->kind != BLS_KIND_UKI;
 	struct image_start s = {
 		.image = l.image, .image_size = l.image_size, .name = l.image_name,
 		.cmdline = l.cmdline, .initrd = l.initrd, .initrd_size = l.initrd_size,
 		.before_start = give_back_devices, .ctx = vb };
 	EFI_STATUS st = image_start(&s);
+	efi_pci_reconnect_deferred();
 	tpm_boot_free(&vb->tpm);
 	load_free(&l, &ops);
 	/* A started image that returned success still did not boot. */
@@ -343,6 +351,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		"vqboot: Secure Boot %s", sb_state_text(sb));
 	status = run(&vb);
 	close_devices(&vb);
+	efi_pci_reconnect_deferred();
 	log_info("vqboot: returning to the firmware (status 0x%llx)",
 		 (unsigned long long)status);
 	return status;
