@@ -255,6 +255,10 @@ def section(rep, rows, gpu, cond):
         f"- {rep['rounds']} rounds in one boot, ABBA: the side that goes first "
         "alternates with round and test; min / median / max over the rounds, "
         "ratio of the medians",
+        "- passes: short tests are read several times in each round, each pass "
+        "filled, timed and hashed on its own: "
+        + ", ".join(f"{r['what']} x{r['firmware'].get('passes', 1)}" for r in rep["rows"]
+                    if r["firmware"].get("passes", 1) > 1),
         f"- {rep['sequential_bytes'] >> 20} MiB per sequential test, "
         f"{rep['random_ops']} random 4 KiB reads; files opened and read in "
         f"{rep['file_chunk'] >> 20} MiB pieces as boot/load.c does, each side timing "

@@ -85,27 +85,30 @@ static const struct bench_def {
 	const char *path;  /* file tests */
 	uint64_t seed;     /* file tests: mkbench.py's seed of the file */
 	uint8_t section;
+	uint8_t passes;    /* timed passes per round (0: 1), each filled and hashed:
+			    * short tests are stretched past the host's time slices */
 } defs[T_COUNT] = {
 	[T_SEQ_4K_QD1] = { "seq_4k_qd1", "sequential 4 KiB", 4096, true },
-	[T_SEQ_64K_QD1] = { "seq_64k_qd1", "sequential 64 KiB", 65536, true },
-	[T_SEQ_1M_QD1] = { "seq_1m_qd1", "sequential 1 MiB", 1u << 20, true },
+	[T_SEQ_64K_QD1] = { "seq_64k_qd1", "sequential 64 KiB", 65536, true, .passes = 2 },
+	[T_SEQ_1M_QD1] = { "seq_1m_qd1", "sequential 1 MiB", 1u << 20, true, .passes = 8 },
 	[T_RAND_4K_QD1] = { "rand_4k_qd1", "random 4 KiB", BENCH_RANDOM_SIZE, true, true },
 	[T_SEQ_4K] = { "seq_4k", "sequential 4 KiB, 64 at once", 4096,
 		       .section = SEC_DESIGN },
 	[T_SEQ_64K] = { "seq_64k", "sequential 64 KiB, 64 at once", 65536,
-			.section = SEC_DESIGN },
+			.section = SEC_DESIGN, .passes = 4 },
 	[T_SEQ_1M] = { "seq_1m", "sequential 1 MiB, 64 at once", 1u << 20,
-		       .section = SEC_DESIGN },
+		       .section = SEC_DESIGN, .passes = 8 },
 	[T_SEQ_4M] = { "seq_4m", "sequential 4 MiB, 64 at once", 4u << 20,
-		       .section = SEC_DESIGN },
+		       .section = SEC_DESIGN, .passes = 8 },
 	[T_RAND_4K] = { "rand_4k", "random 4 KiB, 64 at once", BENCH_RANDOM_SIZE,
-			.random = true, .section = SEC_DESIGN },
+			.random = true, .section = SEC_DESIGN, .passes = 4 },
 	[T_KERNEL] = { "file_kernel", "kernel by path contiguous", .path = "/bench/kernel.bin",
-		       .seed = 0x1000, .section = SEC_DESIGN },
+		       .seed = 0x1000, .section = SEC_DESIGN, .passes = 4 },
 	[T_INITRD] = { "file_initrd", "initrd by path contiguous", .path = "/bench/initrd.bin",
-		       .seed = 0x1001, .section = SEC_DESIGN },
+		       .seed = 0x1001, .section = SEC_DESIGN, .passes = 4 },
 	[T_KERNEL_FRAG] = { "file_kernel_frag", "kernel by path fragmented",
-			    .path = "/bench/kernfrag.bin", .seed = 0x1002, .section = SEC_DESIGN },
+			    .path = "/bench/kernfrag.bin", .seed = 0x1002, .section = SEC_DESIGN,
+			    .passes = 2 },
 	[T_INITRD_FRAG] = { "file_initrd_frag", "initrd by path fragmented",
 			    .path = "/bench/initfrag.bin", .seed = 0x1003, .section = SEC_DESIGN },
 	[T_BOTH] = { "files_contiguous", "kernel + initrd contiguous", .section = SEC_DESIGN },
@@ -132,7 +135,8 @@ struct bench_result {
 	uint64_t bytes;
 	uint64_t ops;
 	uint64_t us;
-	uint64_t digest;     /* xxh64 of the bytes read */
+	uint64_t digest;     /* xxh64 of the bytes read, chained over the passes */
+	unsigned passes;     /* each read @bytes */
 	uint32_t qd;         /* most requests in flight */
 	uint64_t requests;   /* vqboot: requests its driver sent */
 };
@@ -178,6 +182,7 @@ struct bench {
 	uint8_t *file_buf;
 	size_t file_cap;
 	unsigned rounds;
+	unsigned cur_round, cur_side;       /* the side being run */
 	unsigned failures;                  /* sides of tests that failed */
 	struct bench_fail fails[BENCH_FAILS_KEPT];
 	struct bench_result runs[BENCH_ROUNDS_MAX][SIDES][T_COUNT];
@@ -219,6 +224,43 @@ static void expect_blocks(uint8_t *dst, const uint8_t *chunk, uint64_t seed,
 		BS->CopyMem(dst + off, (void *)chunk, n);
 		BS->CopyMem(dst + off, hdr, VQ_MIN(n, sizeof(hdr)));
 	}
+}
+
+static unsigned passes_of(unsigned t)
+{
+	return defs[t].passes ? defs[t].passes : 1;
+}
+
+/* A fill byte of this side and round: a side that moved nothing leaves it. */
+static uint8_t fill_byte(unsigned round, unsigned side)
+{
+	return (uint8_t)(0xA5 ^ (side ? 0xFF : 0) ^ (round * 0x3B));
+}
+
+/* Before each pass (not timed): the side's pattern over @len bytes, with
+ * boot services' SetMem (gnu-efi's memset writes a byte at a time). */
+static void pass_fill(const struct bench *b, uint8_t *buf, size_t len)
+{
+	BS->SetMem(buf, len, fill_byte(b->cur_round, b->cur_side));
+}
+
+/* After each pass (not timed): chain the hash of what it read. */
+static void pass_hash(const struct bench *b, unsigned t, uint8_t *buf, uint64_t len,
+		      struct bench_result *ret)
+{
+	if (b->cur_side == SIDE_VQ && b->sabotage[t] == SAB_CORRUPT && len)
+		buf[len / 2] ^= 0x40;
+	ret->digest = vq_xxh64(buf, (size_t)len, ret->digest);
+}
+
+/* The same content read @passes times hashes like this. */
+static uint64_t chain_digest(const uint8_t *buf, size_t len, unsigned passes)
+{
+	uint64_t d = 0;
+
+	for (unsigned p = 0; p < passes; p++)
+		d = vq_xxh64(buf, len, d);
+	return d;
 }
 
 /* ---- block tests ----------------------------------------------------------- */
@@ -263,7 +305,7 @@ static uint64_t expected_block_digest(struct bench *b, unsigned t)
 	for (uint64_t i = 0; i < n; i++)
 		expect_blocks(b->buf + i * req, chunk, BENCH_RAW_SEED,
 			      request_offset(b, t, i, &seed) / BENCH_BLOCK, req);
-	return vq_xxh64(b->buf, n * req, 0);
+	return chain_digest(b->buf, n * req, passes_of(t));
 }
 
 /* Reads one batch: through bdev_read_vec, or one read_blocks at a time. */
@@ -285,25 +327,33 @@ static int block_test(struct blockdev *bd, struct bench *b, unsigned t,
 		      struct bench_result *ret)
 {
 	uint32_t req = defs[t].request;
-	uint64_t n = request_count(b, t), seed = BENCH_SEED, t0;
+	uint64_t n = request_count(b, t);
 	int r = 0;
 
-	t0 = plat_now_us();
-	for (uint64_t i = 0; i < n && !r;) {
-		unsigned k = 0;
-
-		for (; k < BENCH_BATCH && i < n; k++, i++)
-			b->iov[k] = (struct bdev_iov){
-				.lba = (b->region_start + request_offset(b, t, i, &seed)) /
-				       bd->block_size,
-				.count = req / bd->block_size,
-				.buf = b->buf + i * req };
-		r = run_batch(bd, b->iov, k, defs[t].qd1);
-	}
-	ret->us = plat_now_us() - t0;
-	ret->err = r;
 	ret->bytes = n * req;
 	ret->ops = n;
+	for (unsigned p = 0; p < passes_of(t) && !r; p++) {
+		uint64_t seed = BENCH_SEED, t0;
+
+		pass_fill(b, b->buf, n * req);
+		t0 = plat_now_us();
+		for (uint64_t i = 0; i < n && !r;) {
+			unsigned k = 0;
+
+			for (; k < BENCH_BATCH && i < n; k++, i++)
+				b->iov[k] = (struct bdev_iov){
+					.lba = (b->region_start + request_offset(b, t, i, &seed)) /
+					       bd->block_size,
+					.count = req / bd->block_size,
+					.buf = b->buf + i * req };
+			r = run_batch(bd, b->iov, k, defs[t].qd1);
+		}
+		ret->us += plat_now_us() - t0;
+		ret->passes++;
+		if (!r)
+			pass_hash(b, t, b->buf, n * req, ret);
+	}
+	ret->err = r;
 	return r;
 }
 
@@ -312,13 +362,25 @@ static int block_test(struct blockdev *bd, struct bench *b, unsigned t,
 static void file_test(struct bench *b, unsigned t, struct bench_files *f,
 		      struct bench_result *ret)
 {
-	uint64_t size = 0, t0 = plat_now_us();
-	int r = f->read_file(f, defs[t].path, b->file_buf, b->file_cap, &size);
+	int r = 0;
 
-	ret->us = plat_now_us() - t0;
-	ret->err = r;
-	ret->bytes = size;
 	ret->ops = 1;
+	for (unsigned p = 0; p < passes_of(t) && !r; p++) {
+		uint64_t size = 0, t0;
+
+		pass_fill(b, b->file_buf, b->file_cap);
+		t0 = plat_now_us();
+		r = f->read_file(f, defs[t].path, b->file_buf, b->file_cap, &size);
+		ret->us += plat_now_us() - t0;
+		ret->passes++;
+		if (r)
+			break;
+		if (p && size != ret->bytes)
+			r = log_err(-VQ_EIO, "bench: %s changed size between passes", defs[t].path);
+		ret->bytes = size;
+		pass_hash(b, t, b->file_buf, size, ret);
+	}
+	ret->err = r;
 }
 
 /* Firmware: EFI_FILE_PROTOCOL, '\'-separated UTF-16 paths. */
@@ -408,7 +470,7 @@ static uint64_t expected_file_digest(struct bench *b, unsigned t, uint64_t size)
 
 	make_chunk(defs[t].seed, chunk);
 	expect_blocks(b->file_buf, chunk, defs[t].seed, 0, (size_t)size);
-	return vq_xxh64(b->file_buf, (size_t)size, 0);
+	return chain_digest(b->file_buf, (size_t)size, passes_of(t));
 }
 
 /* ---- layout: where the raw data and the files are --------------------------- */
@@ -580,13 +642,7 @@ static void note_failure(struct bench *b, unsigned round, unsigned t, unsigned s
 	b->failures++;
 }
 
-/* A fill byte of this side and round: a side that moved nothing leaves it. */
-static uint8_t fill_byte(unsigned round, unsigned side)
-{
-	return (uint8_t)(0xA5 ^ (side ? 0xFF : 0) ^ (round * 0x3B));
-}
-
-/* One side of one test: fill, read (timed), hash (not timed). */
+/* One side of one test: per pass fill, read (timed), hash (not timed). */
 static void run_side(struct bench *b, unsigned round, unsigned t, unsigned side)
 {
 	struct bench_result *res = &b->runs[round][side][t];
@@ -595,16 +651,17 @@ static void run_side(struct bench *b, unsigned round, unsigned t, unsigned side)
 	enum sabotage sab = side == SIDE_VQ ? b->sabotage[t] : SAB_NONE;
 	int r;
 
-	/* Boot services' SetMem: gnu-efi's memset writes a byte at a time. */
-	BS->SetMem(buf, block ? request_count(b, t) * defs[t].request : b->file_cap,
-		   fill_byte(round, side));
+	b->cur_round = round;
+	b->cur_side = side;
 	*res = (struct bench_result){ 0 };
 	if (sab == SAB_SKIP) {
 		/* What a read that moved nothing would report. */
 		*res = (struct bench_result){ .us = 1, .ops = block ? request_count(b, t) : 1,
-					      .qd = 1 };
+					      .qd = 1, .passes = 1 };
 		res->bytes = block ? res->ops * defs[t].request
 				   : b->rows[t].have_expected ? b->rows[t].expected_size : 1;
+		pass_fill(b, buf, (size_t)res->bytes);
+		pass_hash(b, t, buf, res->bytes, res);
 		r = 0;
 	} else {
 		r = side == SIDE_FW ? firmware_test(b, t, res) : vqboot_test(b, t, res);
@@ -615,9 +672,6 @@ static void run_side(struct bench *b, unsigned round, unsigned t, unsigned side)
 		note_failure(b, round, t, side, res->err);
 		return;
 	}
-	if (sab == SAB_CORRUPT)
-		buf[res->bytes / 2] ^= 0x40;
-	res->digest = vq_xxh64(buf, (size_t)res->bytes, 0);
 	/* Files: the known content is made once their size is known (the
 	 * buffer is free again: this side's hash is taken). */
 	if (!block && !b->rows[t].have_expected) {
@@ -635,7 +689,8 @@ static void sum_rows(struct bench_result *res)
 		const struct bench_result *i = &res[t == T_BOTH ? T_INITRD : T_INITRD_FRAG];
 
 		res[t] = (struct bench_result){ .err = k->err ? k->err : i->err,
-						.bytes = k->bytes + i->bytes, .ops = 2,
+						.bytes = k->bytes * k->passes + i->bytes * i->passes,
+						.ops = 2, .passes = 1,
 						.us = k->us + i->us, .qd = VQ_MAX(k->qd, i->qd),
 						.requests = k->requests + i->requests };
 	}
@@ -674,7 +729,8 @@ static uint64_t rate_milli(unsigned t, const struct bench_result *r)
 {
 	if (r->err || !r->us)
 		return 0;
-	return is_ops(t) ? r->ops * 1000000000ULL / r->us : r->bytes * 1000 / r->us;
+	return is_ops(t) ? r->ops * r->passes * 1000000000ULL / r->us
+			 : r->bytes * r->passes * 1000 / r->us;
 }
 
 /* The first reason a row failed is the one it shows. */
@@ -788,6 +844,7 @@ static void json_side(struct diag_out *o, const struct bench *b, unsigned t, uns
 	json_milli(&o->j, "max", sd->max);
 	json_uint(&o->j, "bytes", r0->bytes);
 	json_uint(&o->j, "ops", r0->ops);
+	json_uint(&o->j, "passes", r0->passes);
 	if (!is_sum(t)) {
 		put_hex(hex, sizeof(hex), r0->digest);
 		json_string(&o->j, "xxh64", hex);
