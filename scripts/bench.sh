@@ -23,3 +23,5 @@ echo "bench: vqdiag bench --rounds=$rounds, then vqdiag gpu ($gpu_boots boots)"
 nice /usr/bin/python3 scripts/bench_report.py --disk "$out/bench.img" \
 	--out bench/RESULTS.md --readme README.md --rounds "$rounds" \
 	--gpu-boots "$gpu_boots" --frag "$out/mkbench.txt"
+echo "bench: vqboot, systemd-boot and GRUB on one disk (scripts/bench-loaders.sh)"
+sh scripts/bench-loaders.sh 5

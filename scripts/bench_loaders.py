@@ -416,8 +416,9 @@ def loadavg():
 
 
 def replace_section(path, text, begin="<!-- loaders:begin -->",
-                    end="<!-- loaders:end -->"):
-    """Put @text between the markers in @path (appended when absent)."""
+                    end="<!-- loaders:end -->", after=None):
+    """Put @text between the markers in @path; when they are absent, after
+    the line holding @after, or else at the end."""
     old = ""
     if os.path.exists(path):
         with open(path) as f:
@@ -425,6 +426,9 @@ def replace_section(path, text, begin="<!-- loaders:begin -->",
     block = f"{begin}\n{text}\n{end}"
     if begin in old and end in old:
         new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+    elif after and after in old:
+        i = old.index("\n", old.index(after)) + 1
+        new = old[:i] + "\n" + block + "\n" + old[i:]
     else:
         new = old.rstrip("\n") + ("\n\n" if old else "") + block + "\n"
     with open(path, "w") as f:
@@ -438,12 +442,17 @@ def main():
     ap.add_argument("--work", default=os.path.join(TOP, "build", "bench-loaders"))
     ap.add_argument("--out", default=os.path.join(TOP, "bench", "RESULTS.md"))
     ap.add_argument("--readme", default=os.path.join(TOP, "README.md"))
+    ap.add_argument("--loader", action="append", default=[], metavar="NAME=EFI",
+                    help="another loader to compare (e.g. an older vqboot build)")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     os.makedirs(a.work, exist_ok=True)
     loaders = {"vqboot": os.path.join(TOP, "build", "vqboot.efi"),
                "systemd-boot": SDBOOT,
                "GRUB": make_grub(os.path.join(a.work, "grubx64.efi"), a.work)}
+    for spec in a.loader:
+        name, _, path = spec.partition("=")
+        loaders[name] = os.path.abspath(path)
     kroot = mkdisk.kernel_root()
     kver = mkdisk.kernel_path(kroot)[1]
     load_before = loadavg()
@@ -453,9 +462,9 @@ def main():
     print(text)
     replace_section(a.out, text)
     if a.readme:
-        replace_section(a.readme, "Loaders on one disk (`scripts/bench-loaders.sh`, "
-                        "conditions in [bench/RESULTS.md](bench/RESULTS.md)):\n\n" +
-                        table(rows, loaders, sizes))
+        replace_section(a.readme, after="<!-- bench:end -->", text=(
+            "Loaders on one disk (`scripts/bench-loaders.sh`, conditions in "
+            "[bench/RESULTS.md](bench/RESULTS.md)):\n\n" + table(rows, loaders, sizes)))
     for d, _, _ in disks.values():
         os.unlink(d)
     return 1 if any(r.failed for r in rows.values()) else 0
