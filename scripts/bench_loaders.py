@@ -365,6 +365,50 @@ def table(rows, loaders, sizes):
     return "\n".join(lines)
 
 
+# vqboot's own serial lines that end each phase of its part of the boot.
+PHASES = [("entry, gnu-efi set-up, clock calibration", r"vqboot \S+: TSC"),
+          ("find the virtio devices, take the disk from the firmware",
+           r"taken from the firmware"),
+          ("start its driver, partitions, file systems, entries", r"vqboot: booting"),
+          ("read kernel and initrd", r"vqboot: loaded"),
+          ("LoadImage of the kernel, reset and give the devices back",
+           r"every device reset and given back"),
+          ("StartImage to the stub's first line", r"EFI stub: ")]
+
+
+def phase_ms(times_path):
+    """[ms of each phase] from one boot's .times file, or None."""
+    with open(times_path) as f:
+        lines = [(float(l.split(None, 1)[0]), l.split(None, 1)[1]) for l in f
+                 if len(l.split(None, 1)) == 2]
+    out, last = [], 0.0
+    for _, pat in PHASES:
+        t = next((t for t, s in lines if t >= last and re.search(pat, s)), None)
+        if t is None:
+            return None
+        out.append(t - last)
+        last = t
+    return out
+
+
+def phases_table(work, names, sizes, boots):
+    """Median ms per phase of vqboot's part, from the boots' serial lines."""
+    cols = [(n, s) for s in sizes for n in names]
+    lines = ["| phase (host ms, median) | " +
+             " | ".join(f"{n}, {s} MiB" for n, s in cols) + " |",
+             "| --- |" + " ---: |" * len(cols)]
+    per = {}
+    for n, s in cols:
+        paths = [os.path.join(work, f"boot-{s}M-{n}-{b}.log.times") for b in range(boots)]
+        got = [g for g in (phase_ms(x) for x in paths if os.path.exists(x)) if g]
+        per[(n, s)] = [statistics.median(g[i] for g in got) if got else None
+                       for i in range(len(PHASES))]
+    for i, (title, _) in enumerate(PHASES):
+        lines.append(f"| {title} | " + " | ".join(
+            fmt_ms(per[c][i]) if per[c][i] is not None else "" for c in cols) + " |")
+    return "\n".join(lines)
+
+
 def versions():
     def pkg(p):
         r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", p],
@@ -376,7 +420,7 @@ def versions():
             f"grub-efi-amd64-bin {pkg('grub-efi-amd64-bin')}")
 
 
-def section(rows, loaders, sizes, boots, kver, load_before, load_after):
+def section(rows, loaders, sizes, boots, kver, load_before, load_after, work):
     return "\n".join([
         "## loaders",
         "",
@@ -407,6 +451,11 @@ def section(rows, loaders, sizes, boots, kver, load_before, load_after):
         "other work: the absolute figures move, compare within one table)",
         "",
         table(rows, loaders, sizes),
+        "",
+        "Where vqboot's part goes, from the host's arrival time of its own serial "
+        "lines (each phase ends with the line that reports it):",
+        "",
+        phases_table(work, [n for n in loaders if n.startswith("vqboot")], sizes, boots),
         ""])
 
 
@@ -458,7 +507,7 @@ def main():
     load_before = loadavg()
     disks = prepare(a.work, sizes, loaders, kroot)
     rows = measure(a.work, disks, loaders, sizes, a.boots)
-    text = section(rows, loaders, sizes, a.boots, kver, load_before, loadavg())
+    text = section(rows, loaders, sizes, a.boots, kver, load_before, loadavg(), a.work)
     print(text)
     replace_section(a.out, text)
     if a.readme:
