@@ -75,7 +75,7 @@ static void put_escaped(struct json *j, const char *s)
 static void prefix(struct json *j, const char *key)
 {
 	if (j->need_comma[j->depth])
-		j->put(j->ctx, ",");
+		j->put(j->ctx, j->line_breaks ? ",\n" : ",");
 	j->need_comma[j->depth] = true;
 	if (key) {
 		put_escaped(j, key);
@@ -87,6 +87,8 @@ static void enter(struct json *j, const char *key, const char *bracket)
 {
 	prefix(j, key);
 	j->put(j->ctx, bracket);
+	if (j->line_breaks)
+		j->put(j->ctx, "\n");
 	if (j->depth + 1 < JSON_MAX_DEPTH)
 		j->depth++;
 	j->need_comma[j->depth] = false;

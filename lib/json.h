@@ -15,6 +15,9 @@ struct json {
 	void *ctx;
 	int depth;
 	bool need_comma[JSON_MAX_DEPTH];
+	/* A line break after every structural ',', '{' and '[' (never inside
+	 * a string), so that a console that wraps long lines cannot. */
+	bool line_breaks;
 };
 
 void json_init(struct json *j, void (*put)(void *ctx, const char *s), void *ctx);

@@ -1467,6 +1467,11 @@ const struct vscsi_info *vscsi_get_info(const struct vscsi *c)
 	return &c->info;
 }
 
+const char *vscsi_name(const struct vscsi *c)
+{
+	return c->d->name;
+}
+
 void vscsi_get_stats(const struct vscsi *c, struct vscsi_stats *ret)
 {
 	*ret = c->stats;

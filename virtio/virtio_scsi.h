@@ -182,6 +182,8 @@ int vscsi_scan(struct vscsi *c);
 void vscsi_close(struct vscsi *c);
 
 const struct vscsi_info *vscsi_get_info(const struct vscsi *c);
+/** "vscsi 00:04.0": the controller, for messages. */
+const char *vscsi_name(const struct vscsi *c);
 void vscsi_get_stats(const struct vscsi *c, struct vscsi_stats *ret);
 /** Start the counts afresh (vqdiag bench: the scan's commands are not a test's). */
 void vscsi_reset_stats(struct vscsi *c);

@@ -211,6 +211,13 @@ static void report_load(struct vqboot *vb, const struct bls_entry *e,
 			 (unsigned long long)st.bytes,
 			 (unsigned long long)st.requests);
 	}
+	for (unsigned i = 0; i < vb->devs.nscsi; i++) {
+		struct vscsi_stats st;
+		vscsi_get_stats(vb->devs.scsi[i], &st);
+		log_info("%s: vqboot's driver read %llu bytes in %llu requests",
+			 vscsi_name(vb->devs.scsi[i]), (unsigned long long)st.bytes,
+			 (unsigned long long)st.reads);
+	}
 	log_info("vqboot: loaded %s: %llu bytes in %llu ms (%llu MB/s, %llu bytes bounced); "
 		 "start to StartImage %llu ms",
 		 e->id, (unsigned long long)l->bytes,

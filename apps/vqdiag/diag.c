@@ -13,20 +13,10 @@
 #include "virtio/virtio_scsi.h"
 #include "lib/fmt.h"
 
-/* JSON goes out one token per line so no console wraps a line for us.
- * The writer sends a string's characters one at a time and its quotes
- * alone (an escaped quote comes as two characters): a comma inside a
- * string stays on its line. */
 static void json_put(void *ctx, const char *s)
 {
-	static bool in_string;
-
 	(void)ctx;
 	con_puts(s);
-	if (s[0] == '"' && !s[1])
-		in_string = !in_string;
-	else if (!in_string && s[0] && !s[1] && (s[0] == ',' || s[0] == '{' || s[0] == '['))
-		con_puts("\n");
 }
 
 void diag_out_begin(struct diag_out *o, bool json, const char *command)
@@ -36,6 +26,8 @@ void diag_out_begin(struct diag_out *o, bool json, const char *command)
 		return;
 	con_printf("%s\n", VQDIAG_JSON_BEGIN);
 	json_init(&o->j, json_put, NULL);
+	/* One value a line: no console wraps a line for us. */
+	o->j.line_breaks = true;
 	json_begin_object(&o->j, NULL);
 	json_string(&o->j, "tool", "vqdiag");
 	json_string(&o->j, "command", command);

@@ -10,7 +10,10 @@
  *
  * The firmware pass runs first, while OVMF's driver owns the device;
  * efi_pci_take then stops that driver, vqboot reads, and efi_pci_give_back
- * reconnects it.
+ * reconnects it. Each side says which path read (firmware BlockIo, or
+ * vqboot's driver and its transport) and how many requests it took; the
+ * buffer is filled with a poison pattern before every read, so a read that
+ * moved nothing cannot pass for the other side's bytes.
  */
 #include "apps/vqdiag/diag.h"
 #include "apps/vqdiag/blockio_bdev.h"
@@ -35,8 +38,13 @@ struct blk_pass {
 	uint64_t bytes;
 	uint64_t us;
 	uint64_t hash;
+	uint64_t calls;          /* read_blocks calls */
+	uint64_t requests;       /* requests vqboot's driver sent (0: firmware) */
+	const char *path;        /* who read: "firmware BlockIo", ... */
 	const char *why;         /* why not tried */
 };
+
+#define BLK_POISON 0xA5u
 
 struct blk_range {
 	uint64_t start;          /* bytes */
@@ -81,7 +89,7 @@ static void read_pass(struct blockdev *bd, const struct blk_range *r,
 					    : r->len;
 	uint64_t h = BLK_HASH_SEED;
 
-	*ret = (struct blk_pass){ .tried = true };
+	*ret = (struct blk_pass){ .tried = true, .path = ret->path };
 	if (r->start % bs || len % bs || r->start > bd->size ||
 	    len > bd->size - r->start) {
 		ret->err = log_err(-VQ_ERANGE,
@@ -93,10 +101,14 @@ static void read_pass(struct blockdev *bd, const struct blk_range *r,
 	}
 	for (uint64_t off = 0; off < len;) {
 		uint64_t n = VQ_MIN((uint64_t)BLK_CHUNK, len - off);
-		uint64_t lba = (r->start + off) / bs, t0 = plat_now_us();
-		int e = bd->ops->read_blocks(bd, lba, n / bs, buf);
+		uint64_t lba = (r->start + off) / bs, t0;
+		int e;
 
+		memset(buf, BLK_POISON, (size_t)n);
+		t0 = plat_now_us();
+		e = bd->ops->read_blocks(bd, lba, n / bs, buf);
 		ret->us += plat_now_us() - t0;
+		ret->calls++;
 		if (e) {
 			ret->err = e;
 			ret->err_sector = find_bad_block(bd, lba, n / bs, buf) *
@@ -125,6 +137,11 @@ static void put_pass(struct diag_out *o, const char *key, const struct blk_pass 
 	if (o->json) {
 		json_begin_object(&o->j, key);
 		json_bool(&o->j, "tried", p->tried);
+		if (p->tried) {
+			json_string(&o->j, "path", p->path ? p->path : "");
+			json_uint(&o->j, "calls", p->calls);
+			json_uint(&o->j, "driver_requests", p->requests);
+		}
 		if (!p->tried)
 			json_string(&o->j, "why", p->why ? p->why : "");
 		if (p->tried && !p->err)
@@ -151,6 +168,20 @@ static void put_pass(struct diag_out *o, const char *key, const struct blk_pass 
 			   (unsigned long long)p->us,
 			   (unsigned long long)(milli_mb_s(p->bytes, p->us) / 1000),
 			   (unsigned long long)(milli_mb_s(p->bytes, p->us) % 1000));
+	if (p->tried)
+		con_printf("  %-9s read by %s: %llu calls, %llu requests from vqboot's driver\n",
+			   "", p->path ? p->path : "?", (unsigned long long)p->calls,
+			   (unsigned long long)p->requests);
+}
+
+/* "vqboot's virtio-blk driver, modern transport" */
+static const char *vq_path(const struct vdev *v, bool scsi)
+{
+	if (scsi)
+		return v->legacy ? "vqboot's virtio-scsi driver, legacy transport"
+				 : "vqboot's virtio-scsi driver, modern transport";
+	return v->legacy ? "vqboot's virtio-blk driver, legacy transport"
+			 : "vqboot's virtio-blk driver, modern transport";
 }
 
 static void put_info(struct diag_out *o, struct vblk *b, const char *serial)
@@ -282,6 +313,7 @@ static void firmware_pass(struct efi_pci_dev *d, struct blk_disk *k)
 		k->fw = (struct blk_pass){ .why = "the firmware has no BlockIo on this disk" };
 		return;
 	}
+	k->fw.path = "firmware BlockIo";
 	read_pass(&fw.bdev, &k->range, k->buf, &k->fw);
 }
 
@@ -306,6 +338,7 @@ static int vqboot_pass(struct diag_out *o, struct efi_pci_dev *d,
 		       struct blk_disk *k, bool bounce)
 {
 	struct vblk *b;
+	struct vblk_stats before, after;
 	char serial[21];
 	EFI_STATUS st = vdevs_take_blk(d, bounce, 0, &b);
 
@@ -314,7 +347,11 @@ static int vqboot_pass(struct diag_out *o, struct efi_pci_dev *d,
 	bool have_serial = !vblk_get_id(b, serial);
 	put_info(o, b, have_serial ? serial : NULL);
 	put_parts(o, vblk_bdev(b));
+	k->vq.path = vq_path(&d->vdev, false);
+	vblk_get_stats(b, &before);
 	read_pass(vblk_bdev(b), &k->range, k->buf, &k->vq);
+	vblk_get_stats(b, &after);
+	k->vq.requests = after.requests - before.requests;
 	vdevs_release_blk(d, b);
 	return 0;
 }
@@ -372,8 +409,10 @@ static void scsi_firmware_passes(struct efi_pci_dev *d, struct blk_disk *k,
 		if (EFI_ERROR(efi_blockio_find_scsi(d->handle, fw->addr[i].target,
 						    fw->addr[i].lun, &bio)))
 			fw->pass[i] = (struct blk_pass){ .why = "BlockIo vanished" };
-		else
+		else {
+			fw->pass[i].path = "firmware BlockIo";
 			read_pass(&bio.bdev, &k->range, k->buf, &fw->pass[i]);
+		}
 	}
 }
 
@@ -418,10 +457,11 @@ static void put_lun_info(struct diag_out *o, const struct vscsi_lun *l)
 		con_printf(", %s\n", l->why ? l->why : "not used");
 }
 
-static EFI_STATUS scsi_lun(struct diag_out *o, struct vscsi_lun *l, struct blk_disk *k,
-			   const struct scsi_fw *fw)
+static EFI_STATUS scsi_lun(struct diag_out *o, struct vscsi *c, struct vscsi_lun *l,
+			   struct blk_disk *k, const struct scsi_fw *fw, const char *path)
 {
-	struct blk_pass vq = { .why = "not a disk" };
+	struct blk_pass vq = { .why = "not a disk", .path = path };
+	struct vscsi_stats before, after;
 	const struct blk_pass *fp = scsi_fw_pass(fw, l);
 
 	if (o->json)
@@ -429,7 +469,10 @@ static EFI_STATUS scsi_lun(struct diag_out *o, struct vscsi_lun *l, struct blk_d
 	put_lun_info(o, l);
 	if (l->disk) {
 		put_parts(o, vscsi_lun_bdev(l));
+		vscsi_get_stats(c, &before);
 		read_pass(vscsi_lun_bdev(l), &k->range, k->buf, &vq);
+		vscsi_get_stats(c, &after);
+		vq.requests = after.reads - before.reads;
 	}
 	k->fw = *fp;
 	k->vq = vq;
@@ -488,7 +531,8 @@ static EFI_STATUS scsi_one(struct diag_out *o, struct efi_pci_dev *d, struct blk
 	if (o->json)
 		json_begin_array(&o->j, "luns");
 	for (unsigned i = 0; i < vscsi_lun_count(c); i++)
-		if (EFI_ERROR(scsi_lun(o, vscsi_lun_at(c, i), k, &fw)))
+		if (EFI_ERROR(scsi_lun(o, c, vscsi_lun_at(c, i), k, &fw,
+				       vq_path(&d->vdev, true))))
 			st = EFI_DEVICE_ERROR;
 	if (o->json) {
 		json_end_array(&o->j);

@@ -49,6 +49,19 @@ def small_disk(name, sector_size=512):
     return Disk(path)
 
 
+def check_paths(fw, vq, max_request, kind="blk", transport="modern"):
+    """Each side names the path that read: the firmware's BlockIo, or
+    vqboot's driver, which must have sent at least one request per
+    max_request bytes (a read that went through the firmware would send
+    none)."""
+    assert fw["path"] == "firmware BlockIo" and fw["driver_requests"] == 0, fw
+    assert vq["path"] == f"vqboot's virtio-{kind} driver, {transport} transport", vq
+    assert vq["calls"] > 0 and vq["bytes"] > 0, vq
+    need = -(-vq["bytes"] // max_request)
+    assert vq["driver_requests"] >= need, \
+        f"vqboot's driver sent {vq['driver_requests']} requests for {vq['bytes']} bytes: {vq}"
+
+
 def check_disk(rep, disk, vm):
     (d,) = rep["disks"]
     fw, vq = d["firmware"], d["vqboot"]
@@ -59,6 +72,7 @@ def check_disk(rep, disk, vm):
     assert vq["hash64"] == fw["hash64"] == want
     assert d["match"] is True
     assert vq["mb_s"] > 0 and fw["mb_s"] > 0
+    check_paths(fw, vq, d["max_request"])
     return d
 
 
@@ -91,6 +105,17 @@ def test_blk_4k_logical_blocks(vm_name):
     disk.assert_unchanged()
 
 
+def test_blk_legacy_transport(vm_name):
+    """A legacy-only device (disable-modern): vqboot's side says it read
+    through the legacy transport, with its own requests."""
+    disk = small_disk(vm_name)
+    vm, log = run_vqdiag(vm_name, "blk --json",
+                         disks=[(disk.path, "disable-modern=on,disable-legacy=off")])
+    (d,) = parse_json_report(log, vm)["disks"]
+    assert d["vqboot"]["hash64"] == d["firmware"]["hash64"] == hash64(disk.path), d
+    check_paths(d["firmware"], d["vqboot"], d["max_request"], transport="legacy")
+    disk.assert_unchanged()
+
 def test_blk_range_and_address(vm_name):
     disk = small_disk(vm_name)
     other = small_disk(vm_name + "_2")
@@ -102,6 +127,7 @@ def test_blk_range_and_address(vm_name):
     want = hash64(disk.path, 2048 * 512, 4096 * 512)
     assert d["vqboot"]["hash64"] == d["firmware"]["hash64"] == want
     assert d["vqboot"]["bytes"] == 4096 * 512
+    check_paths(d["firmware"], d["vqboot"], d["max_request"])
     disk.assert_unchanged()
     other.assert_unchanged()
 

@@ -10,7 +10,7 @@ import re
 
 from conftest import Disk, run_vqdiag
 from test_bench import ROWS, small_bench_disk
-from test_diag_blk import hash64, small_disk
+from test_diag_blk import check_paths, hash64, small_disk
 
 JSON = re.compile(r"=== vqdiag json begin ===\n(.*?)\n=== vqdiag json end ===", re.S)
 
@@ -58,6 +58,7 @@ def test_list_and_blk_on_scsi(vm_name):
         assert vq["tried"] and "error" not in vq, f"{vq}; log {vm.log_path}"
         assert fw["tried"] and "error" not in fw, f"{fw}; log {vm.log_path}"
         assert vq["hash64"] == fw["hash64"] == hash64(disk.path), (key, fw, vq)
+        check_paths(fw, vq, blk["max_request"], kind="scsi")
         assert lun["match"] is True
     d512.assert_unchanged()
     d4k.assert_unchanged()

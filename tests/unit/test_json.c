@@ -34,6 +34,25 @@ static struct json start(void)
 	return j;
 }
 
+/* Line breaks go after structure only: a string holding ", " "{" or "["
+ * (a partition label, a path name) stays on its line and in one piece. */
+static void test_line_breaks(void **state)
+{
+	struct json j = start();
+
+	(void)state;
+	j.line_breaks = true;
+	json_begin_object(&j, NULL);
+	json_string(&j, "path", "vqboot's driver, modern transport");
+	json_begin_array(&j, "labels");
+	json_string(&j, NULL, ",");
+	json_string(&j, NULL, "[{");
+	json_end_array(&j);
+	json_end_object(&j);
+	assert_string_equal(doc, "{\n\"path\":\"vqboot's driver, modern transport\",\n"
+				 "\"labels\":[\n\",\",\n\"[{\"]}");
+}
+
 static void test_nesting_and_commas(void **state)
 {
 	struct json j = start();
@@ -136,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_depth_limit),
+		cmocka_unit_test(test_line_breaks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
