@@ -117,7 +117,7 @@ check-qemu: all
 	$(Q)sh tests/qemu/run.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory layers
+	$(Q)$(MAKE) --no-print-directory layers test-docs
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-installer
@@ -221,10 +221,14 @@ layers:
 	@mkdir -p $(B)
 	$(Q)sh scripts/layers.sh
 
-lint: layers $(GEN_HDRS)
+# The README names every QEMU test and what it checks (scripts/check-test-docs.sh).
+test-docs:
+	$(Q)sh scripts/check-test-docs.sh
+
+lint: layers test-docs $(GEN_HDRS)
 	$(Q)EFI_INC=$(EFI_INC) sh scripts/lint.sh
 
-.PHONY: fuzz fuzz-build fuzz-smoke fuzz-long lint layers
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-long lint layers test-docs
 # ==== end of fuzzing and lint ===============================================
 
 # ==== decompressor throughput (host, -O2, no sanitizers) ====================
