@@ -882,10 +882,19 @@ struct fake_pci *fake_pci_new(enum fake_pci_mode mode, uint16_t type,
 	return fp;
 }
 
-void fake_pci_free(struct fake_pci *fp)
+unsigned fake_pci_free(struct fake_pci *fp)
 {
+	unsigned live, unmapped, bad;
+
 	if (!fp)
-		return;
+		return 0;
+	live = fake_pci_live_dma(fp);
+	unmapped = fp->maps > fp->unmaps ? (unsigned)(fp->maps - fp->unmaps) : 0;
+	bad = live + unmapped + fp->errors;
+	if (bad)
+		fprintf(stderr, "fake_pci: freed with %u DMA areas alive, %u mappings "
+			"not undone, %u violations%s%s\n", live, unmapped, fp->errors,
+			fp->errors ? "; first: " : "", fp->errors ? fp->error : "");
 	queues_reset(fp);
 	for (unsigned i = 0; i < FAKE_MAX_DMA; i++) {
 		struct fake_dma_area *a = &fp->dma[i];
@@ -894,6 +903,7 @@ void fake_pci_free(struct fake_pci *fp)
 			dma_mem_free(a);
 	}
 	free(fp);
+	return bad;
 }
 
 /* ---- virtio-blk backend (virtio 1.2 §5.2) --------------------------------- */

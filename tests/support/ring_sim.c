@@ -53,7 +53,11 @@ int ring_sim_init(struct ring_sim *sim, uint64_t desc_dev, uint64_t avail_dev,
 		  uint64_t used_dev, uint16_t size, bool event_idx,
 		  ring_sim_translate_fn translate, void *ctx)
 {
-	memset(sim, 0, sizeof(*sim));
+	/* desc_link is last and cleared up to @size: a device re-inits its
+	 * queues often (every reset), and the whole array is 64 KiB. */
+	memset(sim, 0, offsetof(struct ring_sim, desc_link));
+	if (size <= VQ_MAX_SIZE)
+		memset(sim->desc_link, 0xff, sizeof(sim->desc_link[0]) * size);
 	sim->translate = translate;
 	sim->ctx = ctx;
 	sim->size = size;
@@ -173,6 +177,8 @@ static int sim_walk(struct ring_sim *sim, struct ring_sim_chain *c)
 		if (++count > sim->size)
 			return sim_fail(sim, "chain %u: longer than the queue (loop?)", c->head);
 		d = sim_read_desc(&ring[i]);
+		if (sim->n_walk <= RING_SIM_MAX_SEGS)
+			sim->walk[sim->n_walk++] = (uint16_t)i;
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
 			if (count != 1)
 				return sim_fail(sim, "chain %u: INDIRECT not at the head", c->head);
@@ -183,6 +189,67 @@ static int sim_walk(struct ring_sim *sim, struct ring_sim_chain *c)
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			return 0;
 		i = d.next;
+	}
+}
+
+static bool desc_busy(const struct ring_sim *sim, uint16_t i)
+{
+	return sim->desc_busy[i / 64] & (1ull << (i % 64));
+}
+
+static void desc_set_busy(struct ring_sim *sim, uint16_t i, bool on)
+{
+	if (on)
+		sim->desc_busy[i / 64] |= 1ull << (i % 64);
+	else
+		sim->desc_busy[i / 64] &= ~(1ull << (i % 64));
+}
+
+/* The outstanding chain holding descriptor @i (for the message). */
+static unsigned desc_owner(const struct ring_sim *sim, uint16_t i)
+{
+	for (unsigned h = 0; h < sim->size; h++) {
+		if (!(sim->outstanding[h / 64] & (1ull << (h % 64))))
+			continue;
+		for (uint16_t j = (uint16_t)h, n = 0; j != 0xffff && n < sim->size;
+		     j = sim->desc_link[j], n++)
+			if (j == i)
+				return h;
+	}
+	return i;
+}
+
+/* Mark the table descriptors of the chain just walked (sim->walk) as in
+ * flight and link them, unless one of them already is (§2.7.13.1: the
+ * driver may not reuse a descriptor before the device has used it). */
+static int sim_take_descs(struct ring_sim *sim, uint16_t head)
+{
+	for (unsigned k = 0; k < sim->n_walk; k++) {
+		uint16_t i = sim->walk[k];
+
+		if (desc_busy(sim, i)) {
+			for (unsigned u = 0; u < k; u++)
+				desc_set_busy(sim, sim->walk[u], false);
+			return sim_fail(sim, "chain %u: descriptor %u is still in flight "
+					"(chain %u)", head, i, desc_owner(sim, i));
+		}
+		desc_set_busy(sim, i, true);
+	}
+	for (unsigned k = 0; k < sim->n_walk; k++)
+		sim->desc_link[sim->walk[k]] =
+			k + 1 < sim->n_walk ? sim->walk[k + 1] : 0xffff;
+	return 0;
+}
+
+/* The device used chain @head: its descriptors are the driver's again. */
+static void sim_release_descs(struct ring_sim *sim, uint16_t head)
+{
+	for (uint16_t i = head, n = 0; i != 0xffff && n < sim->size; n++) {
+		uint16_t next = sim->desc_link[i];
+
+		desc_set_busy(sim, i, false);
+		sim->desc_link[i] = 0xffff;
+		i = next;
 	}
 }
 
@@ -209,7 +276,8 @@ int ring_sim_pop(struct ring_sim *sim, struct ring_sim_chain *chain)
 		return sim_fail(sim, "avail head %u out of range (size %u)", head, sim->size);
 	if (sim->outstanding[head / 64] & (1ull << (head % 64)))
 		return sim_fail(sim, "avail head %u is already in flight", head);
-	if (sim_walk(sim, chain) < 0)
+	sim->n_walk = 0;
+	if (sim_walk(sim, chain) < 0 || sim_take_descs(sim, head) < 0)
 		return -1;
 	sim->outstanding[head / 64] |= 1ull << (head % 64);
 	sim->popped++;
@@ -236,6 +304,7 @@ int ring_sim_push(struct ring_sim *sim, uint16_t head, uint32_t len)
 	    !(sim->outstanding[head / 64] & (1ull << (head % 64))))
 		return sim_fail(sim, "push of %u, which is not outstanding", head);
 	sim->outstanding[head / 64] &= ~(1ull << (head % 64));
+	sim_release_descs(sim, head);
 	ring_sim_push_raw(sim, head, len);
 	return 0;
 }

@@ -20,9 +20,10 @@
  *
  * The simulator checks the driver: a chain that loops, is longer than the
  * queue, mixes readable after writable, uses INDIRECT with NEXT, nests
- * indirect tables, has a zero-length buffer, or points outside DMA memory
- * makes ring_sim_pop() return -1 with sim->error saying why. Tests should
- * fail on that.
+ * indirect tables, has a zero-length buffer, points outside DMA memory,
+ * or uses a descriptor of a chain still in flight (every descriptor is
+ * tracked from pop to push, not only the heads) makes ring_sim_pop() return
+ * -1 with sim->error saying why. Tests should fail on that.
  *
  * Misbehaviour on request: ring_sim_push_raw() publishes any id/len,
  * ring_sim_set_used_idx() moves used->idx anywhere; the suppression fields
@@ -89,8 +90,17 @@ struct ring_sim {
 	/* Chains popped and not yet pushed, one bit per head, for
 	 * ring_sim_push() (a bitmap: ring_sim_init clears it all each time). */
 	uint64_t outstanding[32768 / 64];
+	/* Every descriptor of the table in flight, one bit each, and for each
+	 * the next one of its chain (0xffff: the last), as popped: a chain
+	 * that uses one still in flight makes ring_sim_pop() fail; a push
+	 * frees exactly the descriptors its chain had. */
+	uint64_t desc_busy[32768 / 64];
 
 	char error[160];       /* why the last call failed */
+	unsigned n_walk;       /* scratch: the table indices of the chain popped */
+	uint16_t walk[RING_SIM_MAX_SEGS + 1];
+	/* Last: ring_sim_init clears only the @size entries it uses. */
+	uint16_t desc_link[32768];
 };
 
 /**

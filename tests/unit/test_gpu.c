@@ -385,7 +385,8 @@ static void fx_free(struct fx *f)
 	if (f->fg->violations)
 		fail_msg("fake gpu: %s", f->fg->violation);
 	free(f->fg->shadow);
-	fake_pci_free(f->fp);
+	/* The fake's promise: nothing alive, nothing mapped, no violation. */
+	assert_int_equal(fake_pci_free(f->fp), 0);
 	free(f->fg);
 	free(f);
 }
@@ -945,7 +946,8 @@ static void stuck_close(bool bus_master_fails, unsigned want_live)
 	f->fp->reset_never = false;
 	assert_int_equal(f->fp->errors, 0);
 	free(f->fg->shadow);
-	fake_pci_free(f->fp);
+	/* What a device that would not stop keeps, and nothing else. */
+	assert_int_equal(fake_pci_free(f->fp), want_live);
 	free(f->fg);
 	free(f);
 }
