@@ -11,7 +11,8 @@
  * publish bogus used elements and indices, collect, reset. Besides "never
  * crash", the driver's bookkeeping is checked against our own: every
  * completion and every drop names a token we posted and did not get back
- * yet, and the counts match vq_inflight(). A mismatch traps.
+ * yet, and the counts match vq_inflight(). A mismatch traps. A program
+ * ends after 16 resets (each re-initialises the whole ring).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,10 @@
 #define DEV_OFFSET 0x7f00000000000ULL
 #define DATA_SIZE 65536
 #define MAX_TOKENS 256 /* >= the largest queue we make */
+/* Each reset re-initialises the whole ring; one op byte in eight is one, so
+ * a 4 KiB program spent most of its time there. The program ends after
+ * this many (the last reset, after it, always runs). */
+#define FUZZ_RESETS_MAX 16
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,6 +42,7 @@ struct fuzz {
 	struct virtqueue *vq;
 	struct ring_sim sim;
 	struct ring_sim_chain chain;
+	unsigned resets;       /* do_reset calls so far */
 
 	bool posted[MAX_TOKENS]; /* token i = &posted[i] is in flight */
 	unsigned nposted;
@@ -106,6 +112,7 @@ static void sim_attach(struct fuzz *f)
 /* Device reset, then the driver forgets everything in flight. */
 static void do_reset(struct fuzz *f)
 {
+	f->resets++;
 	vq_reset(f->vq, take_token, f);
 	check(f->nposted == 0 && vq_inflight(f->vq) == 0);
 	check(vq_num_free(f->vq) == vq_size(f->vq) && !vq_is_broken(f->vq));
@@ -224,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		vq_kick(f->vq);
-		while (f->pos < f->len)
+		while (f->pos < f->len && f->resets < FUZZ_RESETS_MAX)
 			run_op(f, next8(f));
 		op_collect(f);
 		do_reset(f);
