@@ -922,7 +922,7 @@ static void put_header(struct diag_out *o, const struct bench *b)
 			json_uint(&o->j, "target", b->target);
 			json_uint(&o->j, "lun", b->lun);
 		}
-		json_string(&o->j, "timing", "plat_now_us: TSC calibrated against the firmware's Stall(10000)");
+		json_string(&o->j, "timing", "plat_now_us: TSC calibrated against the firmware's Stall");
 		json_uint(&o->j, "tsc_per_us", b->tsc_per_us);
 		json_string(&o->j, "conditions", conditions(b));
 		json_string(&o->j, "order", "ABBA: the first side alternates with round and test");
