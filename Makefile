@@ -4,7 +4,14 @@
 
 include Make.defaults
 
+# Objects of another architecture go to a folder of their own; its
+# applications are named as UEFI names them (vqbootaa64.efi).
+ifeq ($(EFI_SUFFIX),)
 B := build
+else
+B := build/$(EFI_SUFFIX)
+EFI_CFLAGS += -I$(B)/gen
+endif
 
 # The floor plan (README, "Layout"): apps -> efi -> {virtio, boot, gfx} -> lib.
 # EFI-free layers are built for EFI and for the host.
@@ -21,8 +28,20 @@ app_objs = $(patsubst %.c,$(B)/efi/%.o,$(wildcard apps/$(1)/*.c))
 # Objects wait for generated headers (order-only: a regenerated font does
 # not rebuild everything; -MMD records the real dependency).
 GEN_HDRS := $(if $(wildcard scripts/psf2c.sh),$(B)/gen/font_data.h)
+ifeq ($(ARCH),aarch64)
+# gnu-efi for arm64 lives in the cache (scripts/arm64.sh); fetch it if absent.
+GEN_HDRS += $(EFI_CRT0)
+$(EFI_CRT0):
+	$(Q)VQ_CACHE=$(VQ_CACHE) sh scripts/arm64.sh gnu-efi >/dev/null
+	$(Q)test -e $@ || { echo "error: $@ missing (EFI_ROOT=$(EFI_ROOT))"; exit 1; }
+endif
 
 all: $(APPS:%=$(B)/%.efi)
+ifneq ($(EFI_SUFFIX),)
+all: $(APPS:%=build/%$(EFI_SUFFIX).efi)
+build/%$(EFI_SUFFIX).efi: $(B)/%.efi
+	$(Q)cp $< $@
+endif
 
 # ---- font, converted at build time from Debian's console font ----------
 FONT_PSF ?= /usr/share/consolefonts/Uni2-Terminus16.psf.gz
@@ -64,6 +83,18 @@ $(B)/gen/sbat.csv: Makefile
 	$(Q)$(if $(SBAT_VENDOR_LINE),printf '%s\n' '$(SBAT_VENDOR_LINE)' >> $@.tmp)
 	$(Q)mv $@.tmp $@
 
+ifeq ($(ARCH),aarch64)
+# Debian 12's binutils 2.40 accepts efi-app-aarch64 but writes a PE without
+# an optional header; gnu-efi 3.0.15's arm64 way is the one that works: its
+# crt0 starts with a PE header and the linker script lays the image out so
+# that a raw copy of the sections is the file (see scripts/pe_sbat.py).
+$(B)/%.efi: $(B)/%.so $(B)/gen/sbat.csv scripts/pe_sbat.py
+	@echo "  EFI     $@"
+	$(Q)$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .rodata \
+		-j .rel -j .rela -j .rel.* -j .rela.* -j .reloc -O binary $< $@.tmp
+	$(Q)$(PYTHON) scripts/pe_sbat.py $@.tmp $(B)/gen/sbat.csv $@
+	$(Q)rm -f $@.tmp
+else
 $(B)/%.efi: $(B)/%.so $(B)/gen/sbat.csv scripts/sbat.sh
 	@echo "  EFI     $@"
 	$(Q)$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym \
@@ -71,6 +102,7 @@ $(B)/%.efi: $(B)/%.so $(B)/gen/sbat.csv scripts/sbat.sh
 		--target efi-app-$(ARCH) --subsystem=10 $< $@.tmp
 	$(Q)sh scripts/sbat.sh $(OBJCOPY) $(OBJDUMP) $@.tmp $(B)/gen/sbat.csv $@
 	$(Q)rm -f $@.tmp
+endif
 
 # A test double of a shim that does not hook LoadImage, built on demand by
 # tests/qemu/test_secureboot.py (`make build/tests/fakeshim.efi`).
@@ -113,7 +145,9 @@ check-unit: unit
 deps:
 	$(Q)sh scripts/deps.sh
 
+# The aarch64 tests (tests/qemu/test_aarch64*.py) boot the cross-built pair.
 check-qemu: all
+	$(Q)$(MAKE) --no-print-directory ARCH=aarch64 all
 	$(Q)sh tests/qemu/run.sh
 
 test: deps
@@ -127,7 +161,7 @@ test: deps
 GUI ?= none
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)sh scripts/run.sh $(GUI)
+	$(Q)sh scripts/run.sh $(GUI) $(ARCH)
 
 clean:
 	rm -rf $(B)

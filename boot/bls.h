@@ -26,7 +26,7 @@
 #define BLS_ENTRIES_MAX 64   /* bls_list refuses more */
 
 /** The EFI architecture name entries must match (spec: `architecture`). */
-#define BLS_LOCAL_ARCH "x64"
+#define BLS_LOCAL_ARCH VQ_ARCH_NAME
 
 enum bls_kind {
 	BLS_KIND_TYPE1 = 0, /* /loader/entries/NAME.conf */

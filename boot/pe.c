@@ -434,6 +434,16 @@ static int check_linux(const uint8_t *img, size_t size, const char *name,
 	return 0;
 }
 
+/* An arm64 Image (arm64 booting.rst) has no version string in its header. */
+static void check_linux_arm64(const uint8_t *img, size_t size, struct pe_info *info)
+{
+	if (info->is_linux || size < LINUX_ARM64_MAGIC_OFF + 4 ||
+	    get_le32(img + LINUX_ARM64_MAGIC_OFF) != LINUX_ARM64_MAGIC)
+		return;
+	info->is_linux = true;
+	info->cmdline_max = LINUX_ARM64_CMDLINE_MAX;
+}
+
 int pe_check(const void *image, size_t size, const char *name,
 	     struct pe_info *ret)
 {
@@ -448,6 +458,7 @@ int pe_check(const void *image, size_t size, const char *name,
 		return r;
 	if ((r = check_linux(img, size, name, &info)) < 0)
 		return r;
+	check_linux_arm64(img, size, &info);
 	if (!info.is_pe && !info.is_linux)
 		return log_err(-VQ_ECORRUPT, "pe: %s: neither a PE image (MZ) nor a Linux bzImage (HdrS at 0x202); %zu bytes",
 			       name, size);

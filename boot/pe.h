@@ -13,7 +13,7 @@
 
 #define PE_MACHINE_X64 0x8664
 #define PE_MACHINE_ARM64 0xAA64
-#define PE_MACHINE_NATIVE PE_MACHINE_X64
+#define PE_MACHINE_NATIVE VQ_ARCH_PE_MACHINE
 #define PE_SUBSYSTEM_EFI_APPLICATION 10
 
 /* Our own sanity bounds, not format limits. */
@@ -23,6 +23,13 @@
 
 /* boot.rst: before protocol 2.06 "the maximum command line size is 255". */
 #define LINUX_CMDLINE_OLD_MAX 255
+/* arm64 booting.rst: an Image's header holds "ARM\x64" at 0x38 and no
+ * command line limit. The kernel's COMMAND_LINE_SIZE, which its EFI stub
+ * cuts the line to, was 2048 before Linux 5.17 and 4096 since; the image
+ * does not say which, so vqboot holds every arm64 kernel to the smaller. */
+#define LINUX_ARM64_MAGIC 0x644d5241u
+#define LINUX_ARM64_MAGIC_OFF 0x38
+#define LINUX_ARM64_CMDLINE_MAX 2047
 
 struct pe_info {
 	bool is_pe;              /* false: a bzImage without an EFI stub */
@@ -32,7 +39,7 @@ struct pe_info {
 	uint16_t section_count;
 	uint32_t size_of_image;
 	uint32_t entry_point;    /* AddressOfEntryPoint, an RVA */
-	bool is_linux;           /* "HdrS" setup header found */
+	bool is_linux;           /* "HdrS" setup header or arm64 Image magic */
 	uint16_t boot_protocol;  /* setup header version, 0x020f = 2.15 */
 	char linux_version[PE_VERSION_STR_MAX]; /* "" when not given */
 	uint32_t cmdline_max;    /* bytes without NUL; 0 = no known limit */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The platform services (lib/plat.h) on UEFI: TSC clock, pool memory,
- * console logging. */
+/* The platform services (lib/plat.h) on UEFI: the CPU counter as clock
+ * (efi/cpu.h), pool memory, console logging. */
+#include "efi/cpu.h"
 #include "efi/vqefi.h"
 #include "lib/log.h"
 #include "lib/plat.h"
@@ -10,27 +11,26 @@ void (*efi_log_hook)(int level, const char *line);
 
 static uint64_t tsc_per_us = 1000;
 
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
-}
-
 /* The firmware's Stall is accurate but coarse to call in a loop; the TSC is
  * cheap. Measure one against the other once, over 1 ms: every boot waits
  * for it, and the firmware's timer (OVMF: the ACPI PM timer, 3.58 MHz)
  * resolves a millisecond to better than 0.1%, which deadlines and boot
- * times do not notice. */
+ * times do not notice. AArch64's generic timer states its rate
+ * (CNTFRQ_EL0): nothing to measure there. */
 #define CALIBRATE_US 1000
 
 static void calibrate_tsc(void)
 {
-	uint64_t t0 = rdtsc();
+	uint64_t hz = cpu_counter_hz();
+
+	if (hz >= 1000000) {
+		tsc_per_us = hz / 1000000;
+		return;
+	}
+	uint64_t t0 = cpu_counter();
 
 	BS->Stall(CALIBRATE_US);
-	uint64_t ticks = rdtsc() - t0;
+	uint64_t ticks = cpu_counter() - t0;
 	if (ticks >= CALIBRATE_US)
 		tsc_per_us = ticks / CALIBRATE_US;
 }
@@ -42,7 +42,7 @@ uint64_t efi_tsc_per_us(void)
 
 uint64_t efi_counter(void)
 {
-	return rdtsc();
+	return cpu_counter();
 }
 
 uint64_t efi_counter_to_us(uint64_t ticks)
@@ -57,10 +57,10 @@ static uint64_t efi_now_us(void)
 
 static void efi_delay_us(uint32_t us)
 {
-	uint64_t end = rdtsc() + (uint64_t)us * tsc_per_us;
+	uint64_t end = cpu_counter() + (uint64_t)us * tsc_per_us;
 
-	while (rdtsc() < end)
-		__asm__ __volatile__("pause");
+	while (cpu_counter() < end)
+		cpu_relax();
 }
 
 static void *efi_alloc(size_t size)

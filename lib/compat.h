@@ -29,6 +29,19 @@ char *strchr(const char *s, int c);
 #define VQ_HOST 1
 #endif
 
+/* The machine vqboot runs on: UEFI's short name for it (BOOTX64.EFI,
+ * BOOTAA64.EFI; the Boot Loader Specification's `architecture` values) and
+ * its PE/COFF machine type. Host builds describe the host. */
+#if defined(__aarch64__)
+#define VQ_ARCH_NAME "aa64"
+#define VQ_ARCH_PE_MACHINE 0xAA64
+#elif defined(__x86_64__)
+#define VQ_ARCH_NAME "x64"
+#define VQ_ARCH_PE_MACHINE 0x8664
+#else
+#error "vqboot: builds for x86-64 and AArch64 only"
+#endif
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define VQ_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define VQ_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -10,7 +10,8 @@ libcmocka-dev pkg-config python3 python3-pytest python3-pytest-xdist
 clang libclang-rt-14-dev netpbm cppcheck clang-tidy zstd python3-lzo
 sbsigntool shim-unsigned openssl swtpm swtpm-tools
 systemd-boot-efi grub-common grub-efi-amd64-bin
-btrfs-progs xfsprogs"
+btrfs-progs xfsprogs
+gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-system-arm qemu-efi-aarch64"
 [ "${VQ_DEPS_EXTRA:-}" ] && pkgs="$pkgs $VQ_DEPS_EXTRA"
 
 missing=""
@@ -18,7 +19,9 @@ for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# gnu-efi for arm64 is unpacked into the cache, not installed (arm64.sh).
+arm64() { sh "$(dirname "$0")/arm64.sh" gnu-efi >/dev/null; }
+[ -z "$missing" ] && { arm64; exit 0; }
 
 echo "vqboot: installing missing Debian packages:$missing"
 if [ "$(id -u)" != 0 ]; then
@@ -44,3 +47,4 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; t
 	exit 1
 fi
 echo "vqboot: packages installed."
+arm64

@@ -7,6 +7,7 @@
 #              virtio_scsi + sd_mod with what they need), read the virtio
 #              and SCSI disks, print what was read, power off.
 # Extra initrd: mkinitrd.sh OUT.cpio.gz - extra NAME CONTENT
+# VQ_BUSYBOX names another static busybox (the arm64 one, scripts/arm64.sh).
 set -eu
 out=$1 kroot=$2 mode=${3:-demo}
 work=$(mktemp -d)
@@ -20,7 +21,7 @@ if [ "$mode" = extra ]; then
 fi
 
 mkdir -p "$work/bin" "$work/proc" "$work/sys" "$work/dev" "$work/mods" "$work/sys/firmware/efi/efivars"
-cp /bin/busybox "$work/bin/busybox"
+cp "${VQ_BUSYBOX:-/bin/busybox}" "$work/bin/busybox"
 for app in sh cat echo md5sum insmod mount poweroff dd head sleep ls tr cut od base64 seq grep wc; do
 	ln -s busybox "$work/bin/$app"
 done
@@ -32,6 +33,8 @@ for mod in drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko \
 	lib/crc64.ko lib/crc64-rocksoft.ko crypto/crct10dif_common.ko lib/crc-t10dif.ko \
 	block/t10-pi.ko drivers/scsi/scsi_common.ko drivers/scsi/scsi_mod.ko \
 	drivers/scsi/sd_mod.ko drivers/scsi/virtio_scsi.ko; do
+	# arm64's kernel has virtio and virtio_ring built in.
+	grep -qx "kernel/$mod" "$m/../modules.builtin" && continue
 	cp "$m/$mod" "$work/mods/"
 done
 
@@ -58,6 +61,7 @@ for f in /vq-initrd-*.txt; do
 done
 for mod in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk efivarfs \
 	crc64 crc64-rocksoft crct10dif_common crc-t10dif t10-pi scsi_common scsi_mod sd_mod virtio_scsi; do
+	[ -e /mods/$mod.ko ] || continue # built in
 	insmod /mods/$mod.ko || echo "VQ-MODULE: $mod failed"
 done
 sleep 1

@@ -23,6 +23,9 @@ OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 # Debian's test firmware: Secure Boot on, its "snakeoil" key in PK, KEK, db.
 OVMF_CODE_SB = "/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd"
 OVMF_VARS_SB = "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd"
+# AArch64 (arch="aarch64"): QEMU's virt machine with Debian's AAVMF.
+AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd"
+AAVMF_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd"
 ANSI = re.compile(r"\x1b\[[0-9;?=]*[A-Za-z]")
 
 
@@ -59,8 +62,12 @@ def make_tools_disk(path, files, startup):
 class VM:
     def __init__(self, name, machine="q35", mem=512, devices=(), disks=(),
                  tools=None, startup=(), gpu=None, extra=(), workdir=None,
-                 secure_boot=False, tpm=False, scsi=(), scsi_ctrls=None):
+                 secure_boot=False, tpm=False, scsi=(), scsi_ctrls=None,
+                 arch="x86_64"):
         self.name = name
+        self.arch = arch
+        if arch == "aarch64" and machine == "q35":
+            machine = "virt"
         self.secure_boot = secure_boot
         self.tpm = tpm
         self.swtpm = None
@@ -85,20 +92,32 @@ class VM:
         self.output = ""
         self.monitor_path = os.path.join(self.dir, "monitor.sock")
 
-    def cmdline(self):
-        vars_fd = os.path.join(self.dir, "vars.fd")
+    def machine_cmdline(self, vars_fd):
+        """QEMU, its machine and firmware for self.arch."""
+        if self.arch == "aarch64":
+            # No Secure Boot or TPM here. A cortex-a72 runs quicker under
+            # TCG than -cpu max (no pointer authentication to emulate).
+            sh(f"cp --sparse=always {AAVMF_VARS} {vars_fd}")  # 64 MiB, mostly zeros
+            return ["qemu-system-aarch64", "-M", self.machine, "-cpu", "cortex-a72",
+                    "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={AAVMF_CODE}",
+                    "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}"]
         shutil.copy(OVMF_VARS_SB if self.secure_boot else OVMF_VARS, vars_fd)
         code = OVMF_CODE_SB if self.secure_boot else OVMF_CODE
         machine = self.machine + (",smm=on" if self.secure_boot else "")
-        cmd = ["qemu-system-x86_64", "-M", machine, "-accel", "tcg",
-               "-m", str(self.mem), "-nodefaults", "-no-user-config",
-               "-display", "none", "-serial", "stdio",
-               "-monitor", f"unix:{self.monitor_path},server,nowait",
+        cmd = ["qemu-system-x86_64", "-M", machine,
                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
                "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}"]
         if self.secure_boot:
             # Only SMM code may write the authenticated variables.
             cmd += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+        return cmd
+
+    def cmdline(self):
+        vars_fd = os.path.join(self.dir, "vars.fd")
+        cmd = self.machine_cmdline(vars_fd) + [
+            "-accel", "tcg", "-m", str(self.mem), "-nodefaults", "-no-user-config",
+            "-display", "none", "-serial", "stdio",
+            "-monitor", f"unix:{self.monitor_path},server,nowait"]
         if self.tpm:
             cmd += ["-chardev", f"socket,id=tpm,path={self.tpm_socket()}",
                     "-tpmdev", "emulator,id=tpm0,chardev=tpm",
@@ -107,9 +126,12 @@ class VM:
             files, = (self.tools,)
             img = os.path.join(self.dir, "tools.img")
             make_tools_disk(img, files, self.startup)
-            bus = "ide.0" if self.machine.startswith("q35") else "ide.0"
-            cmd += ["-drive", f"if=none,id=tools,format=raw,file={img}",
-                    "-device", f"ide-hd,drive=tools,bus={bus}"]
+            cmd += ["-drive", f"if=none,id=tools,format=raw,file={img}"]
+            if self.arch == "aarch64":
+                # AAVMF has no AHCI driver; USB keeps the tools off virtio.
+                cmd += ["-device", "qemu-xhci", "-device", "usb-storage,drive=tools"]
+            else:
+                cmd += ["-device", "ide-hd,drive=tools,bus=ide.0"]
         for i, (path, opts) in enumerate(self.disks):
             drive = f"if=none,id=vd{i},format=raw,file={path}"
             if isinstance(opts, tuple):
