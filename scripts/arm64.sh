@@ -7,7 +7,8 @@
 #   arm64.sh gnu-efi    usr/include/efi, usr/lib/crt0-efi-aarch64.o ...
 #   arm64.sh kernel     boot/vmlinuz-VERSION (an Image with an EFI stub), lib/modules
 #   arm64.sh busybox    bin/busybox (static)
-#   arm64.sh all        all three, printing nothing (scripts/deps.sh)
+#   arm64.sh cmocka     usr/include/cmocka.h, usr/lib/aarch64-linux-gnu/libcmocka.so*
+#                       (the host tests built for aarch64, make check-unit-aa64)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${VQ_CACHE:-$top/cache}
@@ -24,27 +25,29 @@ apt_arm64() {
 	fi
 }
 
-# fetch NAME PKG: unpack PKG:arm64 into $cache/NAME once.
+# fetch NAME PKG...: unpack each PKG:arm64 into $cache/NAME once.
 fetch() {
 	dir=$cache/$1
+	shift
 	if [ ! -e "$dir/.done" ]; then
-		apt_arm64 "$2"
-		pkg=$2
-		if [ "$2" = linux-image-arm64 ]; then
-			pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
-				awk '/Depends: linux-image/{sub(/:arm64$/, "", $2); print $2; exit}')
-			[ -n "$pkg" ] || { echo "error: apt-cache knows no linux-image-arm64:arm64" >&2; exit 1; }
-		fi
+		apt_arm64 "$1"
 		rm -rf "$dir" && mkdir -p "$dir/deb"
-		(cd "$dir/deb" && apt-get download "$pkg:arm64" >/dev/null 2>&1) || {
-			echo "error: apt-get download $pkg:arm64 failed (no network?)" >&2
-			exit 1
-		}
-		dpkg-deb -x "$dir"/deb/*.deb "$dir"
+		for pkg in "$@"; do
+			if [ "$pkg" = linux-image-arm64 ]; then
+				pkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
+					awk '/Depends: linux-image/{sub(/:arm64$/, "", $2); print $2; exit}')
+				[ -n "$pkg" ] || { echo "error: apt-cache knows no linux-image-arm64:arm64" >&2; exit 1; }
+			fi
+			(cd "$dir/deb" && apt-get download "$pkg:arm64" >/dev/null 2>&1) || {
+				echo "error: apt-get download $pkg:arm64 failed (no network?)" >&2
+				exit 1
+			}
+		done
+		for deb in "$dir"/deb/*.deb; do dpkg-deb -x "$deb" "$dir"; done
 		rm -rf "$dir/deb"
 		touch "$dir/.done"
 	fi
-	[ "${quiet:-}" ] || echo "$dir"
+	echo "$dir"
 }
 
 mkdir -p "$cache"
@@ -52,11 +55,6 @@ case ${1:-} in
 gnu-efi) fetch gnu-efi-arm64 gnu-efi ;;
 kernel) fetch kernel-arm64 linux-image-arm64 ;;
 busybox) fetch busybox-arm64 busybox-static ;;
-all)
-	quiet=1
-	fetch gnu-efi-arm64 gnu-efi
-	fetch kernel-arm64 linux-image-arm64
-	fetch busybox-arm64 busybox-static
-	;;
-*) sed -n '3,10s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+cmocka) fetch cmocka-arm64 libcmocka0 libcmocka-dev ;;
+*) sed -n '3,11s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac

@@ -11,7 +11,8 @@ clang libclang-rt-14-dev netpbm cppcheck clang-tidy zstd python3-lzo
 sbsigntool shim-unsigned openssl swtpm swtpm-tools
 systemd-boot-efi grub-common grub-efi-amd64-bin
 btrfs-progs xfsprogs
-gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-system-arm qemu-efi-aarch64"
+gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-system-arm qemu-efi-aarch64
+libc6-dev-arm64-cross qemu-user-static"
 [ "${VQ_DEPS_EXTRA:-}" ] && pkgs="$pkgs $VQ_DEPS_EXTRA"
 
 missing=""

@@ -9,6 +9,7 @@ btrfs, or one whose files sit in a default subvolume, is filled by the kernel
 through a loop mount instead (that alone needs root). Used by `make run` (the demo disk) and by the QEMU tests:
 
     scripts/mkdisk.py demo OUT.img      # GPT: ESP with vqboot + XBOOTLDR ext4
+    scripts/mkdisk.py demo OUT.img aarch64   # the same for arm64 (BOOTAA64.EFI)
 """
 import os
 import shutil
@@ -200,9 +201,10 @@ def build_disk(path, parts, table="gpt", sector_size=512, extra_mb=1):
     return offsets
 
 
-def kernel_root():
-    out = subprocess.run(["sh", os.path.join(TOP, "scripts", "kernel.sh")],
-                         check=True, capture_output=True, text=True).stdout
+def kernel_root(arch="x86_64"):
+    cmd = ["sh", os.path.join(TOP, "scripts", "kernel.sh")] if arch == "x86_64" else \
+        ["sh", os.path.join(TOP, "scripts", "arm64.sh"), "kernel"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return out.strip()
 
 
@@ -217,31 +219,39 @@ def initrd(out, kroot, mode):
     return out
 
 
-def demo(out):
+def demo(out, arch="x86_64"):
     """The `make run` disk: an ESP with vqboot and loader.conf, and an ext4
     XBOOTLDR partition with Debian's kernel, an initramfs and the entry."""
-    kroot = kernel_root()
+    kroot = kernel_root(arch)
     vmlinuz, kver = kernel_path(kroot)
     build = os.path.join(TOP, "build")
-    rd = initrd(os.path.join(build, "demo-initrd.img"), kroot, "demo")
+    aa64 = arch == "aarch64"
+    if aa64:
+        bb = subprocess.run(["sh", os.path.join(TOP, "scripts", "arm64.sh"), "busybox"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+        os.environ["VQ_BUSYBOX"] = os.path.join(bb, "bin", "busybox")
+    rd = initrd(os.path.join(build, "demo-initrd-aa64.img" if aa64 else "demo-initrd.img"),
+                kroot, "demo")
+    serial = "ttyAMA0" if aa64 else "ttyS0"  # the virt machine's PL011
     entry = (f"title      Debian GNU/Linux (kernel {kver}) via vqboot\n"
              f"version    {kver}\n"
              f"sort-key   debian\n"
              f"linux      /vmlinuz-{kver}\n"
              f"initrd     /initrd-demo.img\n"
-             f"options    console=tty0 console=ttyS0 quiet\n")
+             f"options    console=tty0 console={serial} quiet\n")
     rescue = ("title      Debian GNU/Linux, verbose kernel messages\n"
               f"version    {kver}\n"
               "sort-key   debian-verbose\n"
               f"linux      /vmlinuz-{kver}\n"
               "initrd     /initrd-demo.img\n"
-              "options    console=tty0 console=ttyS0 loglevel=7\n")
+              f"options    console=tty0 console={serial} loglevel=7\n")
     esp = Part("esp", "fat32", 64, files={
-        "/EFI/BOOT/BOOTX64.EFI": os.path.join(build, "vqboot.efi"),
-        "/EFI/vqboot/vqdiag.efi": os.path.join(build, "vqdiag.efi"),
+        f"/EFI/BOOT/BOOT{'AA64' if aa64 else 'X64'}.EFI":
+            os.path.join(build, "vqbootaa64.efi" if aa64 else "vqboot.efi"),
+        "/EFI/vqboot/vqdiag.efi": os.path.join(build, "vqdiagaa64.efi" if aa64 else "vqdiag.efi"),
         "/loader/loader.conf": b"timeout 5\ndefault debian*\neditor yes\n",
     }, label="ESP")
-    xbl = Part("xbootldr", "ext4", 48, files={
+    xbl = Part("xbootldr", "ext4", 80 if aa64 else 48, files={
         f"/vmlinuz-{kver}": vmlinuz,
         "/initrd-demo.img": rd,
         f"/loader/entries/debian-{kver}.conf": entry.encode(),
@@ -251,7 +261,7 @@ def demo(out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "demo":
-        demo(sys.argv[2])
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "demo":
+        demo(*sys.argv[2:])
     else:
         sys.exit(__doc__)

@@ -9,8 +9,13 @@
  *   vq_mb   - order a store before a later load (publishing avail->idx and
  *             then reading used->flags or avail_event).
  * On x86-64 (TSO) only store->load can be reordered, so wmb/rmb are compiler
- * barriers and mb needs a fence. AArch64 needs real dmb's. 32-bit x86 is not
- * a target: it gets no barriers and does not build.
+ * barriers and mb needs a fence. AArch64 is weakly ordered: DMB ISHST orders
+ * stores, DMB ISHLD orders a load before later loads and stores (the
+ * device's threads are in the inner shareable domain). vq_mb comes between
+ * publishing and the kick, a Device-memory write through the firmware's
+ * PciIo, so it is DMB OSH: outer shareable covers that write too (Linux
+ * orders ring stores before writel() with DMB OSHST). 32-bit x86 is not a
+ * target: it gets no barriers and does not build.
  */
 #ifndef VQ_BARRIER_H
 #define VQ_BARRIER_H
@@ -29,7 +34,7 @@
 #elif defined(__aarch64__)
 #define vq_wmb() __asm__ __volatile__("dmb ishst" ::: "memory")
 #define vq_rmb() __asm__ __volatile__("dmb ishld" ::: "memory")
-#define vq_mb() __asm__ __volatile__("dmb ish" ::: "memory")
+#define vq_mb() __asm__ __volatile__("dmb osh" ::: "memory")
 #else
 #error "vqboot: no memory barriers for this architecture"
 #endif
