@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "boot/initrd.h"
 #include "lib/err.h"
+#include "lib/plat.h"
 
 int initrd_lf2_load(const void *data, size_t size, bool boot_policy,
 		    size_t *io_size, void *buf)
@@ -16,7 +17,7 @@ int initrd_lf2_load(const void *data, size_t size, bool boot_policy,
 		return -VQ_ENOSPC;
 	}
 	if (size)
-		memcpy(buf, data, size);
+		plat_copy(buf, data, size);
 	*io_size = size;
 	return 0;
 }

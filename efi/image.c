@@ -72,8 +72,12 @@ static EFI_STATUS EFIAPI initrd_load_file(EFI_LOAD_FILE_PROTOCOL *this,
 	if (!this || !size)
 		return EFI_INVALID_PARAMETER;
 	n = *size;
+	uint64_t t0 = plat_now_us();
 	r = initrd_lf2_load(l->data, l->size, boot_policy, &n, buf);
 	*size = n;
+	if (!r)
+		log_info("initrd: %llu bytes into the kernel's LoadFile2 buffer in %llu us",
+			 (unsigned long long)n, (unsigned long long)(plat_now_us() - t0));
 	return efi_from_vq(r);
 }
 

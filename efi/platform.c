@@ -89,12 +89,20 @@ static void efi_log_write(int level, const char *line)
 		efi_log_hook(level, line);
 }
 
+/* The firmware's CopyMem copies words (OVMF: rep movs); libefi's memcpy
+ * copies bytes, five times slower under TCG for a large initrd. */
+static void efi_copy(void *dst, const void *src, size_t n)
+{
+	BS->CopyMem(dst, (void *)src, n);
+}
+
 static const struct plat_ops efi_plat_ops = {
 	.now_us = efi_now_us,
 	.delay_us = efi_delay_us,
 	.alloc = efi_alloc,
 	.free = efi_free,
 	.log_write = efi_log_write,
+	.copy = efi_copy,
 };
 
 void efi_platform_init(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)

@@ -31,6 +31,12 @@ void plat_free(void *p)
 		plat->free(p);
 }
 
+void plat_copy(void *dst, const void *src, size_t n)
+{
+	if (plat && n)
+		plat->copy(dst, src, n);
+}
+
 void plat_log_write(int level, const char *line)
 {
 	if (plat)

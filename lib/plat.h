@@ -17,6 +17,7 @@ struct plat_ops {
 	void *(*alloc)(size_t size);
 	void (*free)(void *p);
 	void (*log_write)(int level, const char *line);
+	void (*copy)(void *dst, const void *src, size_t n);
 };
 
 /** Install @ops (every member set); until then the services do nothing. */
@@ -31,6 +32,13 @@ void plat_delay_us(uint32_t us);
 /** Zeroed heap memory; NULL when out of memory. Not DMA-able. */
 void *plat_alloc(size_t size);
 void plat_free(void *p);
+
+/**
+ * Copy @n bytes between buffers that do not overlap, at the platform's best
+ * speed: for the large copies (an initrd, bounce buffers). gnu-efi's memcpy
+ * moves one byte at a time; the firmware's CopyMem moves words.
+ */
+void plat_copy(void *dst, const void *src, size_t n);
 
 /** Write one already formatted, NUL-terminated log line (no newline). */
 void plat_log_write(int level, const char *line);

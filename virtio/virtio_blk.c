@@ -487,7 +487,7 @@ static int submit(struct vblk *b, struct vblk_slot *s, uint32_t type,
 		s->bounced = true;
 		data_dev = s->bounce_dev;
 		if (!is_in(type) && s->len)
-			memcpy(s->bounce, buf, s->len);
+			plat_copy(s->bounce, buf, s->len);
 	}
 	ret = post_slot(b, s, data_dev);
 	if (ret) {
@@ -568,10 +568,10 @@ static int finish_slot(struct vblk *b, struct vblk_slot *s)
 		s->mapping = NULL;
 	}
 	if (!ret && s->bounced && s->type == VIRTIO_BLK_T_IN)
-		memcpy(s->buf, s->bounce, s->len);
+		plat_copy(s->buf, s->bounce, s->len);
 	/* GET_ID: trust only what the used length covers. */
 	if (!ret && s->type == VIRTIO_BLK_T_GET_ID)
-		memcpy(s->buf, s->bounce, VQ_MIN((size_t)s->used_len - 1, s->len));
+		plat_copy(s->buf, s->bounce, VQ_MIN((size_t)s->used_len - 1, s->len));
 	if (!ret && s->bounced)
 		b->stats.bounced_bytes += s->len;
 	if (!ret) {

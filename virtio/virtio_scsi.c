@@ -594,7 +594,7 @@ static void finish_slot(struct vscsi *c, struct vscsi_batch *b, struct vscsi_slo
 		s->mapping = NULL;
 	}
 	if (!r.err && s->bounced) {
-		memcpy(s->buf, s->bounce, r.got);
+		plat_copy(s->buf, s->bounce, r.got);
 		c->stats.bounced_bytes += r.got;
 	}
 	if (!r.err)

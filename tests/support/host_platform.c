@@ -115,12 +115,18 @@ void host_log_clear(void)
 	log_next = 0;
 }
 
+static void host_copy(void *dst, const void *src, size_t n)
+{
+	memcpy(dst, src, n);
+}
+
 static const struct plat_ops host_plat_ops = {
 	.now_us = host_now_us,
 	.delay_us = host_delay_us,
 	.alloc = host_alloc,
 	.free = host_free,
 	.log_write = host_log_write,
+	.copy = host_copy,
 };
 
 /* Installed before main() (and before libFuzzer's first input), so every
