@@ -84,8 +84,11 @@ def test_btrfs_xbootldr(vm_name, compress):
 
     disk = Disk(path)
     vm, log = boot(vm_name, [(disk, "")])
+    # zstd extents hold less on disk than the files' size: the driver must
+    # still have read at least the kernel's half (a firmware read: nothing).
+    min_read = os.path.getsize(vmlinuz) // 2 if compress else None
     check_linux(vm, log, [f"vq.test=btrfs-{compress}"], initrds=[("/vq-initrd-btrfs.txt", md5_b)],
-                disks=[("vda", os.path.getsize(path) // 512)])
+                disks=[("vda", os.path.getsize(path) // 512)], min_read=min_read)
     disk.assert_unchanged()
 
 

@@ -61,7 +61,9 @@ def test_frozen_host_mid_load(vm_name):
     assert m, f"no gap seen: the freeze missed the kernel load; log {vm.log_path}"
     assert int(m.group(1)) > DEADLINE_MS, \
         f"the guest saw a gap of {m.group(1)} ms, not past the deadline; log {vm.log_path}"
-    for bad in ("timed out", "not completed by the deadline", "device reset",
+    # "device reset, N in-flight requests dropped", not the hand-over's
+    # "every device reset and given back".
+    for bad in ("timed out", "not completed by the deadline", "device reset, ",
                 "re-initialising", "reset not done", "bus mastering"):
         assert bad not in log, f"{bad!r} in the log {vm.log_path}"
     disk.assert_unchanged()
