@@ -45,6 +45,7 @@ struct blk_pass {
 };
 
 #define BLK_POISON 0xA5u
+#define FW_PATH "firmware BlockIo"
 
 struct blk_range {
 	uint64_t start;          /* bytes */
@@ -80,16 +81,17 @@ static uint64_t find_bad_block(struct blockdev *bd, uint64_t lba,
 	return lba;
 }
 
-/* Read @r of @bd into @buf (BLK_CHUNK bytes), hashing, timing the reads. */
+/* Read @r of @bd into @buf (BLK_CHUNK bytes), hashing, timing the reads;
+ * @path names who reads. */
 static void read_pass(struct blockdev *bd, const struct blk_range *r,
-		      uint8_t *buf, struct blk_pass *ret)
+		      uint8_t *buf, const char *path, struct blk_pass *ret)
 {
 	uint32_t bs = bd->block_size;
 	uint64_t len = r->len == UINT64_MAX ? bd->size - VQ_MIN(r->start, bd->size)
 					    : r->len;
 	uint64_t h = BLK_HASH_SEED;
 
-	*ret = (struct blk_pass){ .tried = true, .path = ret->path };
+	*ret = (struct blk_pass){ .tried = true, .path = path };
 	if (r->start % bs || len % bs || r->start > bd->size ||
 	    len > bd->size - r->start) {
 		ret->err = log_err(-VQ_ERANGE,
@@ -313,8 +315,7 @@ static void firmware_pass(struct efi_pci_dev *d, struct blk_disk *k)
 		k->fw = (struct blk_pass){ .why = "the firmware has no BlockIo on this disk" };
 		return;
 	}
-	k->fw.path = "firmware BlockIo";
-	read_pass(&fw.bdev, &k->range, k->buf, &k->fw);
+	read_pass(&fw.bdev, &k->range, k->buf, FW_PATH, &k->fw);
 }
 
 static void put_compare(struct diag_out *o, const struct blk_disk *k)
@@ -347,9 +348,8 @@ static int vqboot_pass(struct diag_out *o, struct efi_pci_dev *d,
 	bool have_serial = !vblk_get_id(b, serial);
 	put_info(o, b, have_serial ? serial : NULL);
 	put_parts(o, vblk_bdev(b));
-	k->vq.path = vq_path(&d->vdev, false);
 	vblk_get_stats(b, &before);
-	read_pass(vblk_bdev(b), &k->range, k->buf, &k->vq);
+	read_pass(vblk_bdev(b), &k->range, k->buf, vq_path(&d->vdev, false), &k->vq);
 	vblk_get_stats(b, &after);
 	k->vq.requests = after.requests - before.requests;
 	vdevs_release_blk(d, b);
@@ -409,10 +409,8 @@ static void scsi_firmware_passes(struct efi_pci_dev *d, struct blk_disk *k,
 		if (EFI_ERROR(efi_blockio_find_scsi(d->handle, fw->addr[i].target,
 						    fw->addr[i].lun, &bio)))
 			fw->pass[i] = (struct blk_pass){ .why = "BlockIo vanished" };
-		else {
-			fw->pass[i].path = "firmware BlockIo";
-			read_pass(&bio.bdev, &k->range, k->buf, &fw->pass[i]);
-		}
+		else
+			read_pass(&bio.bdev, &k->range, k->buf, FW_PATH, &fw->pass[i]);
 	}
 }
 
@@ -460,7 +458,7 @@ static void put_lun_info(struct diag_out *o, const struct vscsi_lun *l)
 static EFI_STATUS scsi_lun(struct diag_out *o, struct vscsi *c, struct vscsi_lun *l,
 			   struct blk_disk *k, const struct scsi_fw *fw, const char *path)
 {
-	struct blk_pass vq = { .why = "not a disk", .path = path };
+	struct blk_pass vq = { .why = "not a disk" };
 	struct vscsi_stats before, after;
 	const struct blk_pass *fp = scsi_fw_pass(fw, l);
 
@@ -470,7 +468,7 @@ static EFI_STATUS scsi_lun(struct diag_out *o, struct vscsi *c, struct vscsi_lun
 	if (l->disk) {
 		put_parts(o, vscsi_lun_bdev(l));
 		vscsi_get_stats(c, &before);
-		read_pass(vscsi_lun_bdev(l), &k->range, k->buf, &vq);
+		read_pass(vscsi_lun_bdev(l), &k->range, k->buf, path, &vq);
 		vscsi_get_stats(c, &after);
 		vq.requests = after.reads - before.reads;
 	}
