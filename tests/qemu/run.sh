@@ -12,4 +12,4 @@ for a in "$@"; do
 	case $a in *.py | *.py::* | tests/*) where= ;; esac
 done
 # shellcheck disable=SC2086
-exec /usr/bin/python3 -m pytest -c tests/qemu/pytest.ini -p no:cacheprovider -n "$jobs" -q $where "$@"
+exec /usr/bin/python3 -m pytest -c tests/qemu/pytest.ini -p no:cacheprovider -n "$jobs" -q --durations=25 $where "$@"

@@ -187,8 +187,9 @@ class VM:
                                      stderr=subprocess.STDOUT)
         return self.run_more(until, timeout)
 
-    def run_more(self, until=None, timeout=60):
-        """Go on reading a running VM: new output only counts for `until`."""
+    def run_more(self, until=None, timeout=60, hang_dump=True):
+        """Go on reading a running VM: new output only counts for `until`.
+        A short look that may well time out passes hang_dump=False."""
         start = len(self.raw)
         raw = self.raw
         keys, sent = self.keys, self.sent
@@ -219,7 +220,7 @@ class VM:
             with open(self.log_path, "w") as f:
                 f.write(self.output)
         self.timed_out = not matched and self.proc.poll() is None
-        if self.timed_out:
+        if self.timed_out and hang_dump:
             self.dump_hang()
         return self.output
 
