@@ -7,6 +7,7 @@ one-at-a-time rows really kept one request in flight, both sides and the
 spread are there, and a row whose data is wrong fails (hidden options
 corrupt, or skip, vqboot's read in one row each)."""
 import os
+import pytest
 import struct
 import subprocess
 
@@ -117,6 +118,7 @@ def host_hashes(disk, rep):
     return {"seq_64k_qd1": raw, "file_kernel": kernel}
 
 
+@pytest.mark.bench  # `make check-bench`, not `make test`
 def test_bench_short(vm_name):
     disk, rep, rows, vm = bench(vm_name, "--rounds=2")
     assert rep["command"] == "bench" and "TSC" in rep["timing"]
@@ -153,6 +155,7 @@ def test_bench_short(vm_name):
     assert rep["vqboot_stats"]["failed_tests"] == 0
 
 
+@pytest.mark.bench  # `make check-bench`, not `make test`
 def test_bench_detects_bad_data(vm_name):
     """A byte flipped in vqboot's buffer after a read, and a read that moved
     nothing (the buffer keeps its fill pattern), each fail their row, and

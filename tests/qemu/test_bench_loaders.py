@@ -5,6 +5,7 @@ Linux, and a loader that cannot start reported as a failed row. The same
 vqboot boot checks vqboot's Boot Loader Interface times against the host's
 clock."""
 import os
+import pytest
 import re
 import shutil
 import sys
@@ -13,6 +14,10 @@ from vm import BUILD, TOP, sha256
 
 sys.path.insert(0, os.path.join(TOP, "scripts"))
 import bench_loaders as bl  # noqa: E402
+
+# The benchmark's own tests: `make check-bench`, not `make test`.
+pytestmark = pytest.mark.bench
+
 
 NAMES = ("vqboot", "systemd-boot", "GRUB")
 

@@ -6,6 +6,7 @@ block size) and compares every disk read through the firmware's BlockIo
 runs the same table against the firmware's SCSI path."""
 import json
 import os
+import pytest
 import re
 
 from conftest import Disk, run_vqdiag
@@ -64,6 +65,7 @@ def test_list_and_blk_on_scsi(vm_name):
     d4k.assert_unchanged()
 
 
+@pytest.mark.bench  # `make check-bench`, not `make test`
 def test_bench_on_scsi(vm_name):
     disk = small_bench_disk(vm_name)
     vm, log = run_vqdiag(vm_name, "bench --scsi --size=8 --rounds=2 --json", timeout=300,
