@@ -270,11 +270,18 @@ static void firmware_bench(struct gpu_report *r)
 
 /* Rows y..y+h of the caller's frame into the surface, as a Blt does, with
  * the copy routine the firmware's Blt uses itself (boot services' CopyMem;
- * gnu-efi's memcpy copies a byte at a time). */
+ * gnu-efi's memcpy copies a byte at a time). Rows that lie end to end on
+ * both sides (full-width rows, no padding) are one copy: the same bytes,
+ * without a call per row, which under TCG costs more than the row. */
 static void copy_frame(struct gpu_report *r, uint32_t y, uint32_t w, uint32_t h)
 {
 	struct gfx_surface *s = &r->surface;
 
+	if (s->stride == w && r->frame_w == w) {
+		BS->CopyMem(s->px + (size_t)y * w, r->frame + (size_t)y * w,
+			    (UINTN)w * h * 4);
+		return;
+	}
 	for (uint32_t row = y; row < y + h; row++)
 		BS->CopyMem(s->px + (size_t)row * s->stride, r->frame + (size_t)row * r->frame_w,
 			    (UINTN)w * 4);
