@@ -10,6 +10,7 @@ EFI_HANDLE efi_image;
 void (*efi_log_hook)(int level, const char *line);
 
 static uint64_t tsc_per_us = 1000;
+static const char *clock_name = "TSC, not calibrated";
 
 /* The firmware's Stall is accurate but coarse to call in a loop; the TSC is
  * cheap. Measure one against the other over 1 ms: the firmware's timer
@@ -31,6 +32,7 @@ static void calibrate_tsc(void)
 
 	if (hz >= 1000000) {
 		tsc_per_us = hz / 1000000;
+		clock_name = "generic timer, at the rate CNTFRQ_EL0 states";
 		return;
 	}
 	BS->Stall(10);
@@ -42,8 +44,15 @@ static void calibrate_tsc(void)
 		if (ticks < best)
 			best = ticks;
 	}
-	if (best >= CALIBRATE_US && best != UINT64_MAX)
+	if (best >= CALIBRATE_US && best != UINT64_MAX) {
 		tsc_per_us = best / CALIBRATE_US;
+		clock_name = "TSC, calibrated against the firmware's Stall";
+	}
+}
+
+const char *efi_clock_name(void)
+{
+	return clock_name;
 }
 
 uint64_t efi_tsc_per_us(void)

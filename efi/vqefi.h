@@ -24,6 +24,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);
 /** Initialise gnu-efi, calibrate the TSC against the firmware's Stall. */
 void efi_platform_init(EFI_HANDLE image, EFI_SYSTEM_TABLE *st);
 
+/** What the clock is ("TSC, calibrated against the firmware's Stall", or
+ * AArch64's generic timer), for logs and reports. */
+const char *efi_clock_name(void);
+
 /** TSC ticks per microsecond found by the calibration. */
 uint64_t efi_tsc_per_us(void);
 

@@ -56,9 +56,7 @@ def section(rep, rounds, cpu):
            f"- date: {now}",
            f"- QEMU: {qemu} (TCG, virt, -cpu {cpu}, virtio-blk-pci, raw image)",
            f"- firmware: AAVMF, qemu-efi-aarch64 {fw}",
-           # vqdiag's own timing text names the x86 TSC; here plat_now_us
-           # counts CNTVCT_EL0 at the rate CNTFRQ_EL0 gives (efi/cpu.h).
-           "- timing: plat_now_us from the generic timer, CNTVCT_EL0 at CNTFRQ_EL0"
+           f"- timing: {rep.get('timing', '?')}: CNTVCT_EL0"
            f" ({rep.get('tsc_per_us', '?')} ticks/us)",
            f"- {rounds} rounds in one boot, each test through the firmware's BlockIo "
            "(and file system) and through vqboot's driver",

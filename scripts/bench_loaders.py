@@ -369,7 +369,7 @@ def table(rows, loaders, sizes):
 
 
 # vqboot's own serial lines that end each phase of its part of the boot.
-PHASES = [("entry, gnu-efi set-up, clock calibration", r"vqboot \S+: TSC"),
+PHASES = [("entry, gnu-efi set-up, clock calibration", r"vqboot \S+: clock \d+ ticks/us"),
           ("find the virtio devices, take the disk from the firmware",
            r"taken from the firmware"),
           ("start its driver, partitions, file systems, entries", r"vqboot: booting"),

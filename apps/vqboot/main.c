@@ -351,8 +351,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	}
 	if (vb.opts.verbose)
 		log_max_level = LOG_DEBUG;
-	log_info("vqboot 0.1: TSC %llu ticks/us (calibrated against the firmware's Stall)",
-		 (unsigned long long)efi_tsc_per_us());
+	log_info("vqboot 0.1: clock %llu ticks/us (%s)",
+		 (unsigned long long)efi_tsc_per_us(), efi_clock_name());
 	const struct sb_state *sb = sb_state();
 	log_msg(sb->secure_boot || sb->shim ? LOG_INFO : LOG_DEBUG,
 		"vqboot: Secure Boot %s", sb_state_text(sb));

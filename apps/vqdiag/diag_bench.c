@@ -922,7 +922,7 @@ static void put_header(struct diag_out *o, const struct bench *b)
 			json_uint(&o->j, "target", b->target);
 			json_uint(&o->j, "lun", b->lun);
 		}
-		json_string(&o->j, "timing", "plat_now_us: TSC calibrated against the firmware's Stall");
+		json_string(&o->j, "timing", efi_clock_name());
 		json_uint(&o->j, "tsc_per_us", b->tsc_per_us);
 		json_string(&o->j, "conditions", conditions(b));
 		json_string(&o->j, "order", "ABBA: the first side alternates with round and test");
@@ -950,8 +950,8 @@ static void put_header(struct diag_out *o, const struct bench *b)
 	con_printf(": %llu MiB sequential from byte %llu, %u random reads, %u rounds in ABBA order\n",
 		   (unsigned long long)(b->seq_bytes >> 20),
 		   (unsigned long long)b->region_start, BENCH_RANDOM_OPS, b->rounds);
-	con_printf("timing: TSC, %llu ticks/us, calibrated against the firmware's Stall\n",
-		   (unsigned long long)b->tsc_per_us);
+	con_printf("timing: %llu ticks/us (%s)\n", (unsigned long long)b->tsc_per_us,
+		   efi_clock_name());
 	con_printf("conditions: %s\n", conditions(b));
 	con_printf("check: each side fills its buffer with its own pattern, reads, hashes with xxh64 (not timed);\n"
 		   "  both hashes must equal that of the disk's known content; min / median / max over the rounds,\n"

@@ -20,8 +20,7 @@
  * on screen for --hold N seconds before the device goes back, so that a
  * screenshot shows what vqboot drew rather than what the firmware redraws.
  *
- * Times come from plat_now_us (the TSC, calibrated against the firmware's
- * Stall). A time is a figure, never a failure.
+ * Times come from plat_now_us (efi_clock_name() says which counter). A time is a figure, never a failure.
  */
 #include "apps/vqdiag/diag.h"
 #include "lib/log.h"
@@ -497,9 +496,9 @@ static void text_ratio(const struct gpu_report *r, const char *what,
 
 static void text_report(const struct gpu_report *r)
 {
-	con_printf("vqdiag gpu: %s; times from the TSC (%llu ticks/us, calibrated "
-		   "against the firmware's Stall)\n", r->dev->vdev.bus.name,
-		   (unsigned long long)efi_tsc_per_us());
+	con_printf("vqdiag gpu: %s; times from the clock (%llu ticks/us, %s)\n",
+		   r->dev->vdev.bus.name, (unsigned long long)efi_tsc_per_us(),
+		   efi_clock_name());
 	if (r->fw.has_gop)
 		con_printf("firmware GOP: mode %ux%u, EfiBltBufferToVideo\n",
 			   r->fw.width, r->fw.height);
@@ -607,7 +606,7 @@ static void json_ratio(struct json *j, const struct gpu_report *r, const char *k
 static void json_timings(struct json *j, const struct gpu_report *r)
 {
 	json_begin_object(j, "timings");
-	json_string(j, "clock", "TSC calibrated against the firmware's Stall");
+	json_string(j, "clock", efi_clock_name());
 	json_uint(j, "tsc_per_us", efi_tsc_per_us());
 	json_begin_object(j, "firmware");
 	json_bool(j, "available", r->fw.has_gop);
