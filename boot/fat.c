@@ -668,33 +668,37 @@ static bool fat_utf16_to_utf8(const uint16_t *u, size_t n, char *out,
 	return o > 0;
 }
 
+/* One part of a short name (the base or the extension) without its
+ * trailing spaces, lower-cased if @lower; bytes outside printable ASCII (an
+ * OEM code page) become '?', 0x05 too, which stands for a leading 0xE5
+ * (FAT spec §6.1). Every entry of every directory searched comes through
+ * here, so it tests each byte twice, not eight times. */
+static size_t fat_short_part(const uint8_t *s, size_t n, bool lower, char *out)
+{
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = s[i];
+
+		if ((uint8_t)(c - 0x20) >= 0x80 - 0x20)
+			c = '?';
+		else if (lower && (uint8_t)(c - 'A') < 26)
+			c = (uint8_t)(c + 'a' - 'A');
+		out[i] = (char)c;
+	}
+	return n;
+}
+
 /* "NAME.EXT" from the 11-byte short name, honouring the NT lower-case
- * flags; bytes outside ASCII (an OEM code page) become '?'. */
+ * flags. */
 static void fat_short_name(const uint8_t *e, char out[13])
 {
 	uint8_t nt = e[FAT_D_NTRES];
-	size_t o = 0, base_end = 8, ext_end = 11;
+	size_t o = fat_short_part(e, 8, nt & FAT_NTRES_LOWER_BASE, out), n;
 
-	while (base_end > 0 && e[base_end - 1] == ' ')
-		base_end--;
-	while (ext_end > 8 && e[ext_end - 1] == ' ')
-		ext_end--;
-	for (size_t i = 0; i < 11; i++) {
-		uint8_t c = e[i];
-		bool lower = (i < 8) ? (nt & FAT_NTRES_LOWER_BASE) :
-				       (nt & FAT_NTRES_LOWER_EXT);
-
-		if ((i < 8 && i >= base_end) || (i >= 8 && i >= ext_end))
-			continue;
-		if (i == 8)
-			out[o++] = '.';
-		/* FAT spec §6.1: 0x05 stands for a leading 0xE5. */
-		if (i == 0 && c == 0x05)
-			c = FAT_DELETED;
-		out[o++] = c >= 0x80 || c < 0x20 ? '?' :
-			   lower ? ascii_lower((char)c) : (char)c;
-	}
-	out[o] = '\0';
+	out[o] = '.';
+	n = fat_short_part(e + 8, 3, nt & FAT_NTRES_LOWER_EXT, out + o + 1);
+	out[n ? o + 1 + n : o] = '\0';
 }
 
 static void fat_decode_short(const struct fat_fs *fs, const uint8_t *e,

@@ -808,6 +808,50 @@ static void test_crafted_long_names(void **state)
 	free(l);
 }
 
+/* Short names as listed: trailing spaces go, the NT flags lower-case the
+ * base or the extension, bytes outside printable ASCII (0x05, which stands
+ * for a leading 0xE5, too) become '?'; and a lookup finds each by its
+ * listed name in any case. */
+static void test_crafted_short_names(void **state)
+{
+	static const struct {
+		const char *sfn;
+		uint8_t nt;
+		const char *want;
+	} cases[] = {
+		{ "PLAIN   TXT", 0x00, "PLAIN.TXT" },
+		{ "LOWBASE TXT", 0x08, "lowbase.TXT" },
+		{ "LOWEXT  TXT", 0x10, "LOWEXT.txt" },
+		{ "BOTH1@Z C_Z", 0x18, "both1@z.c_z" },
+		{ "NOEXT      ", 0x00, "NOEXT" },
+		{ "A B     X Y", 0x00, "A B.X Y" },
+		{ "\x05LEAD   TXT", 0x00, "?LEAD.TXT" },
+		{ "HI\x80\xff\x1f   B\x7f ", 0x08, "hi???.B\x7f" },
+		{ "        EXT", 0x00, ".EXT" },
+		{ "[\\]^_`{|}~!", 0x18, "[\\]^_`{|.}~!" },
+	};
+	struct listing *l = calloc(1, sizeof(*l));
+	struct crafted c;
+	char path[32];
+
+	crafted_open(&c);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		put_sfn(&c, cases[i].sfn);
+		c.next[-32 + 12] = cases[i].nt;
+	}
+	assert_int_equal(fs_mount(&c.m.bd, &c.m.fs), 0);
+	assert_int_equal(c.m.fs->ops->list(c.m.fs, "/", collect, l), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		if (find_name(l, cases[i].want) < 0)
+			fail_msg("no \"%s\" in the crafted root", cases[i].want);
+		snprintf(path, sizeof(path), "/%s", cases[i].want);
+		check_path(c.m.fs, path, "hello.txt");
+	}
+	check_path(c.m.fs, "/Both1@Z.C_z", "hello.txt");
+	unmount(&c.m);
+	free(l);
+}
+
 static void test_no_fs(void **state)
 {
 	struct blockdev bd;
@@ -838,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_fat32_active_fat),
 		cmocka_unit_test(test_fat32_root_loop),
 		cmocka_unit_test(test_crafted_long_names),
+		cmocka_unit_test(test_crafted_short_names),
 		cmocka_unit_test(test_no_fs),
 	};
 
