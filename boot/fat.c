@@ -83,6 +83,24 @@ struct fat_cache_slot {
 	uint8_t *data;
 };
 
+/* A decoded directory entry. */
+struct fat_dent {
+	char name[FAT_NAME_MAX + 1]; /* long name, else the 8.3 name */
+	char short_name[13];
+	uint8_t attr;
+	uint32_t cluster;
+	uint32_t size;
+};
+
+/* Bytes of a directory path the lookup cache keeps (longer ones are not
+ * kept). */
+#define FAT_PREFIX_MAX 256
+/* Open directories the lookup keeps: the root, EFI, EFI/Linux, loader and
+ * loader/entries of a boot, with room to spare. */
+#define FAT_DIR_SLOTS 8
+
+struct fat_file;
+
 struct fat_fs {
 	struct fs base;
 	uint32_t sector_size;
@@ -97,6 +115,20 @@ struct fat_fs {
 	struct fat_cache_slot cache[FAT_CACHE_SLOTS];
 	uint32_t cache_clock;
 	uint8_t *cache_mem;
+	/*
+	 * The lookup's caches. A boot opens many files of one directory
+	 * (loader/entries, EFI/Linux), and each open would find that
+	 * directory from the root again, loading every cluster chain on the
+	 * way: the last directory path resolved (the bytes before a path's
+	 * last '/', as given) with its entry, and the directories searched or
+	 * listed last, kept open with their chains. The volume is only read,
+	 * so what was found stays true; a failed lookup keeps nothing.
+	 */
+	char prefix[FAT_PREFIX_MAX];
+	size_t prefix_len; /* 0: none */
+	struct fat_dent prefix_dent;
+	struct fat_file *dirs[FAT_DIR_SLOTS]; /* NULL: free slot */
+	uint32_t dir_clock;
 };
 
 /* @count clusters from disk cluster @cluster hold the file's clusters
@@ -117,15 +149,10 @@ struct fat_file {
 	uint32_t hint;       /* run of the last read: sequential reads hit it */
 	struct fat_run *runs;
 	char name[FAT_MSG_NAME];
-};
-
-/* A decoded directory entry. */
-struct fat_dent {
-	char name[FAT_NAME_MAX + 1]; /* long name, else the 8.3 name */
-	char short_name[13];
-	uint8_t attr;
-	uint32_t cluster;
-	uint32_t size;
+	/* A directory in fs->dirs: walks under way, and when last used. */
+	bool cached;
+	uint32_t busy;
+	uint32_t stamp;
 };
 
 struct fat_lfn {
@@ -721,9 +748,32 @@ static void fat_decode_short(const struct fat_fs *fs, const uint8_t *e,
 		d->cluster |= (uint32_t)get_le16(e + FAT_D_CLUS_HI) << 16;
 }
 
-/* Feed one raw entry. 1: @d holds an entry; 0: keep going; -1: end. */
+/*
+ * Whether short entry @e could be @find (fat_find_fn's test) going by the
+ * first byte of its short name, when no long name stands before it. A
+ * search walks past every entry until it finds its name, mostly entries
+ * of other names, and this spares it their decoding. The short name
+ * starts with @e's first byte (decoded as fat_short_part does; case does
+ * not matter) unless that is a space (an empty base: decode it).
+ */
+static bool fat_short_may_be(const uint8_t *e, const struct fat_lfn *l,
+			     const char *find)
+{
+	uint8_t c = e[0];
+
+	if (l->total || c == ' ')
+		return true;
+	if ((uint8_t)(c - 0x20) >= 0x80 - 0x20)
+		c = '?';
+	return ascii_lower((char)c) == ascii_lower(find[0]);
+}
+
+/* Feed one raw entry. 1: @d holds an entry; 0: keep going; -1: end. When
+ * the walk looks for a name (@find), entries that cannot be it are passed
+ * over undecoded. */
 static int fat_dent_step(const struct fat_fs *fs, const uint8_t *e,
-			 struct fat_lfn *l, struct fat_dent *d)
+			 struct fat_lfn *l, struct fat_dent *d,
+			 const char *find)
 {
 	uint8_t attr = e[FAT_D_ATTR];
 
@@ -737,7 +787,8 @@ static int fat_dent_step(const struct fat_fs *fs, const uint8_t *e,
 		fat_lfn_feed(l, e);
 		return 0;
 	}
-	if (attr & FAT_ATTR_VOLUME_ID) {
+	if ((attr & FAT_ATTR_VOLUME_ID) ||
+	    (find && !fat_short_may_be(e, l, find))) {
 		l->total = 0;
 		return 0;
 	}
@@ -749,13 +800,15 @@ struct fat_walk {
 	struct fat_lfn lfn;
 	struct fat_dent dent;
 	uint8_t *buf;
+	const char *find; /* the name searched for, or NULL */
 };
 
 static int fat_dir_walk_chunk(struct fat_file *dir, struct fat_walk *w,
 			      size_t len, fat_dent_fn fn, void *ctx, bool *end)
 {
 	for (size_t i = 0; i < len; i += FAT_DIRENT_SIZE) {
-		int r = fat_dent_step(dir->fs, w->buf + i, &w->lfn, &w->dent);
+		int r = fat_dent_step(dir->fs, w->buf + i, &w->lfn, &w->dent,
+				      w->find);
 
 		if (r < 0) {
 			*end = true;
@@ -770,9 +823,11 @@ static int fat_dir_walk_chunk(struct fat_file *dir, struct fat_walk *w,
 	return 0;
 }
 
-/* Call @fn for every entry of @dir, "." and ".." included. Returns 0 at
- * the end, or what @fn returned when non-zero. */
-static int fat_dir_walk(struct fat_file *dir, fat_dent_fn fn, void *ctx)
+/* Call @fn for every entry of @dir, "." and ".." included, or when @find
+ * is set, for the entries that may be named @find (at least every one that
+ * is). Returns 0 at the end, or what @fn returned when non-zero. */
+static int fat_dir_walk(struct fat_file *dir, const char *find,
+			fat_dent_fn fn, void *ctx)
 {
 	struct fat_walk *w = plat_alloc(sizeof(*w));
 	uint64_t off = 0;
@@ -786,6 +841,7 @@ static int fat_dir_walk(struct fat_file *dir, fat_dent_fn fn, void *ctx)
 			    dir->name);
 		goto out;
 	}
+	w->find = find;
 	while (off < dir->size && !end) {
 		size_t len = (size_t)VQ_MIN((uint64_t)FAT_DIR_CHUNK,
 					    dir->size - off);
@@ -840,6 +896,58 @@ static void fat_root_dent(const struct fat_fs *fs, struct fat_dent *d)
 	d->cluster = fs->base.type == FS_FAT32 ? fs->root_cluster : 0;
 }
 
+/* Directory @d, open, for a walk: from fs->dirs if it is there, else
+ * opened and put there in place of the least recently used one that no
+ * walk is using (or kept out of it when every slot is in use). Hand it
+ * back with fat_dir_put. A callback of the walk may look up paths and so
+ * fill slots: the one in use is never taken from under it. */
+static int fat_dir_get(struct fat_fs *fs, const struct fat_dent *d,
+		       const char *name, struct fat_file **ret)
+{
+	bool fixed = d->cluster == 0 && fs->base.type != FS_FAT32;
+	uint32_t first = d->cluster ? d->cluster : fs->root_cluster;
+	struct fat_file *f = NULL;
+	size_t victim = FAT_DIR_SLOTS;
+	int r;
+
+	for (size_t i = 0; i < FAT_DIR_SLOTS; i++) {
+		struct fat_file *c = fs->dirs[i];
+
+		if (c && c->fixed_root == fixed &&
+		    (fixed || c->runs[0].cluster == first)) {
+			f = c;
+			break;
+		}
+		if (!c || (!c->busy && (victim == FAT_DIR_SLOTS ||
+					(fs->dirs[victim] &&
+					 c->stamp < fs->dirs[victim]->stamp))))
+			victim = i;
+	}
+	if (!f) {
+		/* Messages name the directory: the damage may be on the way. */
+		r = fat_open_dir(fs, d->cluster, name, &f);
+		if (r < 0)
+			return r;
+		if (victim < FAT_DIR_SLOTS) {
+			fat_file_free(fs->dirs[victim]);
+			fs->dirs[victim] = f;
+			f->cached = true;
+		}
+	}
+	f->busy++;
+	f->stamp = ++fs->dir_clock;
+	*ret = f;
+	return 0;
+}
+
+static void fat_dir_put(struct fat_file *f)
+{
+	if (!f->cached)
+		fat_file_free(f);
+	else
+		f->busy--;
+}
+
 /* Find @name in directory @d; @d becomes the entry found. */
 static int fat_lookup_in(struct fat_fs *fs, struct fat_dent *d,
 			 const char *name, const char *path)
@@ -852,12 +960,11 @@ static int fat_lookup_in(struct fat_fs *fs, struct fat_dent *d,
 	if (!(d->attr & FAT_ATTR_DIRECTORY))
 		return log_err(-VQ_ENOTDIR, "fat: %s: %s is not a directory",
 			       path, d->name);
-	/* Messages name the directory: the damage may be on the way. */
-	r = fat_open_dir(fs, d->cluster, d->name, &dir);
+	r = fat_dir_get(fs, d, d->name, &dir);
 	if (r < 0)
 		return r;
-	r = fat_dir_walk(dir, fat_find_fn, &find);
-	fat_file_free(dir);
+	r = fat_dir_walk(dir, name, fat_find_fn, &find);
+	fat_dir_put(dir);
 	if (r < 0)
 		return r;
 	if (r == 0) {
@@ -868,36 +975,70 @@ static int fat_lookup_in(struct fat_fs *fs, struct fat_dent *d,
 	return 0;
 }
 
-/* Walk @path ('/'-separated; empty components ignored) from the root. */
-static int fat_lookup(struct fat_fs *fs, const char *path,
-		      struct fat_dent *ret)
+/* Walk the @n bytes of path at @p ('/'-separated; empty components and
+ * "." ignored) from directory @d, which becomes the entry found; @path is
+ * the whole path, for messages. */
+static int fat_walk_path(struct fat_fs *fs, struct fat_dent *d,
+			 const char *p, size_t n, const char *path)
 {
-	struct fat_dent *d = plat_alloc(sizeof(*d));
+	const char *end = p + n;
 	char comp[FAT_NAME_MAX + 1];
-	const char *p = path;
-	int r = 0;
+	int r;
 
-	if (!d)
-		return log_err(-VQ_ENOMEM, "fat: %s: no memory", path);
-	fat_root_dent(fs, d);
-	while (*p) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+	while (p < end) {
+		const char *q = p;
+		size_t len;
 
-		if (len > FAT_NAME_MAX) {
-			r = log_err(-VQ_ENOENT, "fat: %s: component of %zu bytes is longer than %u",
-				    path, len, FAT_NAME_MAX);
-			break;
-		}
+		while (q < end && *q != '/')
+			q++;
+		len = (size_t)(q - p);
+		if (len > FAT_NAME_MAX)
+			return log_err(-VQ_ENOENT, "fat: %s: component of %zu bytes is longer than %u",
+				       path, len, FAT_NAME_MAX);
 		memcpy(comp, p, len);
 		comp[len] = '\0';
 		if (len && strcmp(comp, ".")) {
 			r = fat_lookup_in(fs, d, comp, path);
 			if (r < 0)
-				break;
+				return r;
 		}
-		p += len + (slash ? 1 : 0);
+		p = q < end ? q + 1 : q;
 	}
+	return 0;
+}
+
+/* Walk @path from the root; the directory before its last '/' from the
+ * lookup cache when it holds that path. */
+static int fat_lookup(struct fat_fs *fs, const char *path,
+		      struct fat_dent *ret)
+{
+	struct fat_dent *d = plat_alloc(sizeof(*d));
+	const char *name = path; /* after the last '/' */
+	size_t dir_len = 0;      /* up to the last '/' */
+	int r = 0;
+
+	if (!d)
+		return log_err(-VQ_ENOMEM, "fat: %s: no memory", path);
+	for (const char *q = path; *q; q++)
+		if (*q == '/')
+			name = q + 1;
+	if (name > path)
+		dir_len = (size_t)(name - 1 - path);
+	if (dir_len && dir_len == fs->prefix_len &&
+	    !memcmp(path, fs->prefix, dir_len)) {
+		*d = fs->prefix_dent;
+	} else {
+		fat_root_dent(fs, d);
+		r = fat_walk_path(fs, d, path, dir_len, path);
+		if (r == 0 && dir_len && dir_len <= sizeof(fs->prefix) &&
+		    (d->attr & FAT_ATTR_DIRECTORY)) {
+			memcpy(fs->prefix, path, dir_len);
+			fs->prefix_len = dir_len;
+			fs->prefix_dent = *d;
+		}
+	}
+	if (r == 0)
+		r = fat_walk_path(fs, d, name, strlen(name), path);
 	if (r == 0)
 		*ret = *d;
 	plat_free(d);
@@ -1124,6 +1265,8 @@ static void fat_unmount(struct fs *base)
 	if (!fs)
 		return;
 	bdev_free(fs->base.bd, fs->cache_mem); /* kept if the disk stuck */
+	for (size_t i = 0; i < FAT_DIR_SLOTS; i++)
+		fat_file_free(fs->dirs[i]);
 	plat_free(fs);
 }
 
@@ -1240,12 +1383,12 @@ static int fat_list(struct fs *base, const char *path, fs_dir_fn fn, void *ctx)
 	if (r == 0 && !(d->attr & FAT_ATTR_DIRECTORY))
 		r = log_err(-VQ_ENOTDIR, "fat: %s: not a directory", path);
 	if (r == 0)
-		r = fat_open_dir(fs, d->cluster, path, &dir);
+		r = fat_dir_get(fs, d, path, &dir);
 	if (r == 0) {
 		l->fn = fn;
 		l->ctx = ctx;
-		r = fat_dir_walk(dir, fat_list_fn, l);
-		fat_file_free(dir);
+		r = fat_dir_walk(dir, NULL, fat_list_fn, l);
+		fat_dir_put(dir);
 	}
 out:
 	plat_free(l);

@@ -47,7 +47,7 @@ const struct fs_ops ext4_fs_ops = { .name = "ext4" };
 #define DISK_SIZE (64u << 20)
 /* Files read and directories listed per input: a directory that holds
  * itself (or its parent) would otherwise make 8 + 64 + 512 opens, each
- * resolving its path from the root, and the run slow, not more thorough. */
+ * searching a directory again, and the run slow, not more thorough. */
 #define FUZZ_BUDGET 40
 
 static unsigned budget;

@@ -656,6 +656,124 @@ static void test_fat32_root_loop(void **state)
 	free(l);
 }
 
+/* ---- the lookup's caches -------------------------------------------------- */
+
+static uint64_t calls_reading(struct mounted *m, const char *rel)
+{
+	struct bdev_counts a, b;
+
+	bdev_counts_get(&m->bd, &a);
+	check_file(m->fs, rel);
+	bdev_counts_get(&m->bd, &b);
+	return b.calls - a.calls;
+}
+
+/* The lookup keeps the directory path it resolved last and the directories
+ * it searched: a second file of a directory costs the search of that
+ * directory alone, and paths that look alike but are not stay apart. */
+static void test_lookup_cache(void **state)
+{
+	static const char deep[] = "deep/a/b/c/d/e/f/deep.txt";
+
+	for (size_t i = 0; i < 3; i++) {
+		struct mounted m = { 0 };
+		struct fs_file *f;
+		uint64_t first, again, sibling, other;
+		char path[400];
+
+		mount_file(image_path(variants[i].name, ".img"), &m);
+		first = calls_reading(&m, deep);
+		again = calls_reading(&m, deep);
+		/* Eight directories, then one: f's search and the file. */
+		assert_true(again * 3 <= first);
+		first = calls_reading(&m, "many/file_000.txt");
+		sibling = calls_reading(&m, "many/file_099.txt");
+		assert_true(sibling < first);
+		/* The same directory by other bytes: found again, same file. */
+		other = calls_reading(&m, "many/./file_057.txt");
+		check_path(m.fs, "/MANY/file_057.txt", "many/file_057.txt");
+		check_path(m.fs, "/many/../many/file_057.txt", "many/file_057.txt");
+		assert_true(other >= sibling);
+		/* ".." of a top-level directory is the root, fixed or not. */
+		check_path(m.fs, "/EFI/../hello.txt", "hello.txt");
+		check_path(m.fs, "/EFI/BOOT/../../hello.txt", "hello.txt");
+		check_path(m.fs, "/EFI/BOOT/../BOOT/BOOTX64.EFI", "EFI/BOOT/BOOTX64.EFI");
+		check_path(m.fs, "/deep/a/b/c/../../../../loader/entries/debian-6.1.0-13-amd64.conf",
+			   "loader/entries/debian-6.1.0-13-amd64.conf");
+		/* A failure keeps nothing; a file is no directory, twice. */
+		for (int k = 0; k < 2; k++) {
+			assert_int_equal(m.fs->ops->open(m.fs, "/none/x", &f), -VQ_ENOENT);
+			assert_int_equal(m.fs->ops->open(m.fs, "/hello.txt/x", &f),
+					 -VQ_ENOTDIR);
+			assert_int_equal(m.fs->ops->open(m.fs, "/EFI/BOOT/nope", &f),
+					 -VQ_ENOENT);
+			assert_int_equal(m.fs->ops->open(m.fs, "/EFI/BOOT", &f),
+					 -VQ_EINVAL);
+		}
+		check_file(m.fs, "EFI/BOOT/BOOTX64.EFI");
+		/* "/many" and "/many/" name the same directory; "/man" none. */
+		assert_int_equal(m.fs->ops->open(m.fs, "/man/file_000.txt", &f),
+				 -VQ_ENOENT);
+		check_path(m.fs, "/many//file_000.txt", "many/file_000.txt");
+		/* A directory path longer than the cache keeps is still found. */
+		snprintf(path, sizeof(path), "/");
+		for (int k = 0; k < 150; k++)
+			strcat(path, "./");
+		strcat(path, "deep/a/b/c/d/e/f/deep.txt");
+		check_path(m.fs, path, deep);
+		check_path(m.fs, path, deep);
+		unmount(&m);
+	}
+}
+
+struct nested {
+	struct fs *fs;
+	const char *skip; /* tree files under this are not read */
+	unsigned seen;
+};
+
+/* Files of the tree read from inside a listing's callback: more
+ * directories than the lookup keeps, and (when @skip is the listed one)
+ * none of them the directory being listed, which then is the least
+ * recently used and must stay. */
+static int read_tree_fn(void *ctx, const struct fs_dirent *e)
+{
+	struct nested *n = ctx;
+
+	(void)e;
+	for (size_t j = 0; j < sizeof(tree_files) / sizeof(*tree_files); j++)
+		if (!n->skip || strncmp(tree_files[j], n->skip, strlen(n->skip)))
+			check_file(n->fs, tree_files[j]);
+	check_path(n->fs, "/deep/a/b/c/d/e/../../../../../../hello.txt",
+		   "hello.txt");
+	n->seen++;
+	return 0;
+}
+
+static void test_lookup_in_listing(void **state)
+{
+	for (size_t i = 0; i < 3; i++) {
+		struct mounted m = { 0 };
+		struct nested n = { 0 };
+		struct listing *l = calloc(1, sizeof(*l));
+
+		mount_file(image_path(variants[i].name, ".img"), &m);
+		n.fs = m.fs;
+		n.skip = "deep/a/b/c/d/e/f/";
+		assert_int_equal(m.fs->ops->list(m.fs, "/deep/a/b/c/d/e/f",
+						 read_tree_fn, &n), 0);
+		assert_int_equal(n.seen, 1);
+		n.seen = 0;
+		n.skip = NULL;
+		assert_int_equal(m.fs->ops->list(m.fs, "/", read_tree_fn, &n), 0);
+		assert_int_equal(n.seen, 18);
+		assert_int_equal(m.fs->ops->list(m.fs, "/MANY", collect, l), 0);
+		assert_int_equal(l->n, 100);
+		unmount(&m);
+		free(l);
+	}
+}
+
 /* ---- long-name entries crafted into the FAT16 root --------------------- */
 
 struct crafted {
@@ -875,6 +993,8 @@ int main(void)
 		cmocka_unit_test(test_fragmented_coalesced),
 		cmocka_unit_test(test_list_root),
 		cmocka_unit_test(test_list_subdirs),
+		cmocka_unit_test(test_lookup_cache),
+		cmocka_unit_test(test_lookup_in_listing),
 		cmocka_unit_test(test_chain_loop),
 		cmocka_unit_test(test_chain_short),
 		cmocka_unit_test(test_chain_errors),
