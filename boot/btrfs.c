@@ -2052,32 +2052,8 @@ static int btrfs_splice_link(struct btrfs_walk *w, const struct btrfs_inode *lin
 		return log_err(-VQ_E2BIG, "btrfs %s: path through symlink inode "
 			       "%llu too long", w->fs->dev,
 			       (unsigned long long)link->ino);
-	w->target[tlen] = '/';
-	memmove(w->target + tlen + 1, rest, rlen + 1);
-	memcpy(w->buf, w->target, tlen + 1 + rlen + 1);
+	fs_join_link(w->target, tlen, rest, rlen, w->buf);
 	return 0;
-}
-
-/* The next component of *@p: its start and length, with *@p moved past it
- * and the slashes after it. False at the end of the path. */
-static bool btrfs_next_name(const char **p, const char **ret_name,
-			    size_t *ret_len)
-{
-	const char *s = *p, *name;
-
-	while (*s == '/')
-		s++;
-	if (*s == '\0')
-		return false;
-	name = s;
-	while (*s && *s != '/')
-		s++;
-	*ret_name = name;
-	*ret_len = (size_t)(s - name);
-	while (*s == '/')
-		s++;
-	*p = s;
-	return true;
 }
 
 static int btrfs_step(struct btrfs_walk *w, const struct btrfs_inode *dir,
@@ -2113,7 +2089,7 @@ static int btrfs_walk_path(struct btrfs_walk *w, bool follow_last,
 	if (r < 0)
 		return r;
 	cur = top;
-	while (btrfs_next_name(&p, &name, &len)) {
+	while (fs_next_name(&p, &name, &len)) {
 		if (len <= 2 && name[0] == '.' && (len == 1 || name[1] == '.')) {
 			if (!btrfs_is_dir(cur.mode))
 				return -VQ_ENOTDIR;

@@ -1274,32 +1274,8 @@ static int ext4_splice_link(struct ext4_walk *w, const struct ext4_inode *link,
 		return log_err(-VQ_E2BIG,
 			       "ext4: path through symlink inode %u too long",
 			       link->ino);
-	w->target[tlen] = '/';
-	memmove(w->target + tlen + 1, rest, rlen + 1);
-	memcpy(w->path, w->target, tlen + 1 + rlen + 1);
+	fs_join_link(w->target, tlen, rest, rlen, w->path);
 	return 0;
-}
-
-/* The next component of *@p: its start and length, with *@p moved past it
- * and the slashes after it. False at the end of the path. */
-static bool ext4_next_name(const char **p, const char **ret_name,
-			   size_t *ret_len)
-{
-	const char *s = *p, *name;
-
-	while (*s == '/')
-		s++;
-	if (*s == '\0')
-		return false;
-	name = s;
-	while (*s && *s != '/')
-		s++;
-	*ret_name = name;
-	*ret_len = (size_t)(s - name);
-	while (*s == '/')
-		s++;
-	*p = s;
-	return true;
 }
 
 /* The inode named @name (not NUL-terminated) in directory @dir. */
@@ -1336,7 +1312,7 @@ static int ext4_walk_path(struct ext4_walk *w, bool follow_last,
 	if (r < 0)
 		return r;
 	cur = root;
-	while (ext4_next_name(&p, &name, &len)) {
+	while (fs_next_name(&p, &name, &len)) {
 		/* Inline directories store no "." entry. */
 		if (len == 1 && name[0] == '.' && ext4_is_dir(&cur))
 			continue;

@@ -101,3 +101,30 @@ out:
 	fs->ops->close(f);
 	return r;
 }
+
+bool fs_next_name(const char **p, const char **ret_name, size_t *ret_len)
+{
+	const char *s = *p, *name;
+
+	while (*s == '/')
+		s++;
+	if (*s == '\0')
+		return false;
+	name = s;
+	while (*s && *s != '/')
+		s++;
+	*ret_name = name;
+	*ret_len = (size_t)(s - name);
+	while (*s == '/')
+		s++;
+	*p = s;
+	return true;
+}
+
+void fs_join_link(char *target, size_t tlen, const char *rest, size_t rlen,
+		  char *out)
+{
+	target[tlen] = '/';
+	memmove(target + tlen + 1, rest, rlen + 1);
+	memcpy(out, target, tlen + 1 + rlen + 1);
+}

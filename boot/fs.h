@@ -76,4 +76,20 @@ const char *fs_type_name(enum fs_type t);
 int fs_read_all(struct fs *fs, const char *path, size_t max, void **ret_buf,
 		size_t *ret_size);
 
+/* ---- path walking, for the drivers that follow symlinks ---------------- */
+
+/**
+ * The next component of *@p: its start and length, with *@p moved past it
+ * and the slashes after it. False at the end of the path.
+ */
+bool fs_next_name(const char **p, const char **ret_name, size_t *ret_len);
+
+/**
+ * "<target>/<rest>" into @out, where @rest (@rlen bytes and its NUL) may lie
+ * in @out: built in @target first, after its @tlen bytes. The caller has
+ * checked that tlen + 1 + rlen + 1 bytes fit in both.
+ */
+void fs_join_link(char *target, size_t tlen, const char *rest, size_t rlen,
+		  char *out);
+
 #endif

@@ -1864,33 +1864,8 @@ static int xfs_splice_link(struct xfs_walk *w, const char *rest)
 		return log_err(-VQ_E2BIG,
 			       "xfs %s: path through symlink inode %llu too long",
 			       xfs_dev(w->fs), (unsigned long long)w->next.ino);
-	/* @rest may lie in w->buf: move it behind the target first. */
-	target[tlen] = '/';
-	memmove(target + tlen + 1, rest, rlen + 1);
-	memcpy(w->buf, target, tlen + 1 + rlen + 1);
+	fs_join_link(target, tlen, rest, rlen, w->buf);
 	return 0;
-}
-
-/* The next component of *@p: its start and length, with *@p moved past it
- * and the slashes after it. False at the end of the path. */
-static bool xfs_next_name(const char **p, const char **ret_name,
-			  size_t *ret_len)
-{
-	const char *s = *p, *name;
-
-	while (*s == '/')
-		s++;
-	if (*s == '\0')
-		return false;
-	name = s;
-	while (*s && *s != '/')
-		s++;
-	*ret_name = name;
-	*ret_len = (size_t)(s - name);
-	while (*s == '/')
-		s++;
-	*p = s;
-	return true;
 }
 
 /* w->next = the inode named @name in w->cur. */
@@ -1921,7 +1896,7 @@ static int xfs_walk_path(struct xfs_walk *w, const char *path, bool follow_last)
 	int r;
 
 	w->cur = w->fs->root;
-	while (xfs_next_name(&p, &name, &len)) {
+	while (fs_next_name(&p, &name, &len)) {
 		if (len == 1 && name[0] == '.' && xfs_is_dir(&w->cur))
 			continue;
 		r = xfs_step(w, name, len);
