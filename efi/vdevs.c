@@ -189,6 +189,19 @@ EFI_STATUS vdevs_open(struct vdevs *v, const struct vdevs_opts *o)
 	return EFI_SUCCESS;
 }
 
+EFI_STATUS vdevs_open_gpu(struct vdevs *v)
+{
+	if (v->gpu)
+		return EFI_SUCCESS;
+	for (unsigned i = 0; i < v->npci; i++)
+		if (v->pci[i].vdev.type == VIRTIO_ID_GPU) {
+			open_gpu(v, &v->pci[i]);
+			if (v->gpu)
+				return EFI_SUCCESS;
+		}
+	return EFI_NOT_FOUND;
+}
+
 void vdevs_close_gpu(struct vdevs *v)
 {
 	if (!v->gpu)

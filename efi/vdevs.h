@@ -86,6 +86,13 @@ void vdevs_defer_disk_reconnect(struct vdevs *v);
 /** Reset every device, free everything and give each back. Idempotent. */
 void vdevs_close(struct vdevs *v);
 
+/**
+ * Take the first virtio-gpu that works, after a vdevs_open that left it
+ * (want_gpu false) with the firmware: vqboot takes it only once it has
+ * something to show. EFI_NOT_FOUND without one; already open is success.
+ */
+EFI_STATUS vdevs_open_gpu(struct vdevs *v);
+
 /** Close only the GPU (before handing the display back). */
 void vdevs_close_gpu(struct vdevs *v);
 

@@ -20,6 +20,7 @@
 
 #define VQBOOT_TITLE "vqboot 0.1 - boot menu"
 #define PROGRESS_EVERY_US 100000 /* screen updates while loading: 10 per second */
+#define PROGRESS_SHOW_AFTER_US 1000000 /* an unattended load this slow takes the GPU */
 #define VQBOOT_MAX_DISKS 32 /* virtio-blk disks and SCSI LUNs together */
 #define FAILED_IDLE_QUIT_US (30ULL * 1000 * 1000)
 #define REFUSED_MAX 8
@@ -68,6 +69,8 @@ static void load_release(void *ctx, void *p, size_t size)
 	image_free(p, size);
 }
 
+static void show_screen(struct vqboot *vb);
+
 static void load_progress(void *ctx, uint64_t done, uint64_t total)
 {
 	struct vqboot *vb = ctx;
@@ -75,32 +78,70 @@ static void load_progress(void *ctx, uint64_t done, uint64_t total)
 
 	if (done < total && now - vb->last_progress_us < PROGRESS_EVERY_US)
 		return;
+	/* A load that takes this long is watched: show its progress. */
+	if (!screen_active() && done < total &&
+	    now - vb->load_start_us >= PROGRESS_SHOW_AFTER_US) {
+		show_screen(vb);
+	}
 	vb->last_progress_us = now;
 	screen_progress(vb->loading_title, done, total, now - vb->load_start_us);
 }
 
+/*
+ * Errors logged before the GPU is taken wait here, so that a screen taken
+ * because something failed shows what failed first.
+ */
+#define PENDING_ERRORS 6
+static struct {
+	char line[PENDING_ERRORS][160];
+	unsigned count;
+} pending;
+
 static void error_hook(int level, const char *line)
 {
-	if (level == LOG_ERR)
+	if (level != LOG_ERR)
+		return;
+	if (screen_active()) {
 		screen_error(line);
+		return;
+	}
+	if (pending.count < PENDING_ERRORS)
+		vq_snprintf(pending.line[pending.count++], sizeof(pending.line[0]),
+			    "%s", line);
+}
+
+/*
+ * The GPU is taken only when something on it will be looked at: the menu,
+ * a load slow enough for its progress bar, or an error. An unattended boot
+ * (timeout 0) that goes well leaves it with the firmware: taking it and
+ * giving it back costs every boot time and shows nothing anyone reads.
+ */
+static void show_screen(struct vqboot *vb)
+{
+	if (vb->opts.no_gpu || screen_active() || !vb->devs.pci ||
+	    EFI_ERROR(vdevs_open_gpu(&vb->devs)))
+		return;
+	screen_attach(vb->devs.gpu);
+	screen_title(VQBOOT_TITLE);
+	for (unsigned i = 0; i < pending.count; i++)
+		screen_error(pending.line[i]);
+	pending.count = 0;
+	screen_flush();
 }
 
 static EFI_STATUS open_devices(struct vqboot *vb)
 {
+	/* The GPU stays with the firmware until show_screen(). */
 	struct vdevs_opts o = { .want_blk = true, .want_scsi = true,
-				.want_gpu = !vb->opts.no_gpu,
 				.force_bounce = vb->opts.bounce,
 				.timeout_us = vb->opts.io_timeout_ms * 1000ULL };
-	EFI_STATUS st = vdevs_open(&vb->devs, &o);
+	EFI_STATUS st;
 
+	pending.count = 0;
+	efi_log_hook = error_hook;
+	st = vdevs_open(&vb->devs, &o);
 	if (EFI_ERROR(st))
 		return st;
-	if (vb->devs.gpu) {
-		screen_attach(vb->devs.gpu);
-		screen_title(VQBOOT_TITLE);
-		screen_flush();
-		efi_log_hook = error_hook;
-	}
 	vb->ndisks = vdevs_disks(&vb->devs, vb->disks, VQBOOT_MAX_DISKS);
 	if (!vb->ndisks) {
 		log_error("vqboot: no virtio disk found");
@@ -112,6 +153,7 @@ static EFI_STATUS open_devices(struct vqboot *vb)
 static void close_devices(struct vqboot *vb)
 {
 	efi_log_hook = NULL;
+	pending.count = 0;
 	screen_detach();
 	scan_free(&vb->scan);
 	vdevs_close(&vb->devs);
@@ -292,17 +334,22 @@ static EFI_STATUS run(struct vqboot *vb)
 			st = find_entries(vb);
 		if (!EFI_ERROR(st))
 			st = build_menu(vb, &m);
-		if (EFI_ERROR(st))
+		if (EFI_ERROR(st)) {
+			show_screen(vb);
 			return st;
+		}
 		/* Unattended (timeout 0) with a broken default: nobody will pick
 		 * another entry, so hand the failure to the firmware now. */
 		if (m.timeout_s == 0 && vb->items[m.default_index].broken) {
+			show_screen(vb);
 			log_error("vqboot: default entry %s is broken: %s",
 				  vb->scan.entries.v[m.default_index]->id,
 				  vb->items[m.default_index].reason);
 			menu_free(&m);
 			return EFI_LOAD_ERROR;
 		}
+		if (m.timeout_s != 0)
+			show_screen(vb);
 		bootmenu_run(&m, VQBOOT_TITLE, vb->failed_once ? FAILED_IDLE_QUIT_US : 0, &ev);
 		if (ev.type == MENU_EV_QUIT) {
 			menu_free(&m);
@@ -310,6 +357,9 @@ static EFI_STATUS run(struct vqboot *vb)
 			return EFI_ABORTED;
 		}
 		st = boot_entry(vb, ev.index, ev.cmdline);
+		/* Still holding the devices if the image never started: the
+		 * errors go on screen (StartImage gave everything back). */
+		show_screen(vb);
 		menu_free(&m);
 		plat_free(vb->items);
 		vb->items = NULL;

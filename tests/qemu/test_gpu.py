@@ -14,6 +14,8 @@ import time
 import pytest
 
 from conftest import TAG, VQBOOT, VQDIAG, Disk, parse_json_report, run_vqdiag, tools_cd
+from linux import CONSOLE, busybox_initrd, entry, kernel
+from test_boot import check_linux
 from vm import BUILD, TOP, VM, pixel, read_ppm
 
 sys.path.insert(0, os.path.join(TOP, "scripts"))
@@ -412,4 +414,63 @@ def test_vqboot_without_gpu(vm_name):
     for t in ("1) Entry a", "2) Entry b", "3) Entry c"):
         assert t in log, vm.log_path
     assert "vgpu" not in log, vm.log_path
+    disk.assert_unchanged()
+
+
+def gpu_taken(log):
+    """vqboot's driver on the GPU: the scanout line it prints when it takes one."""
+    return re.search(r"vgpu \S+: scanout 0: \d+x\d+", log) is not None
+
+
+def test_vqboot_gpu_left_at_timeout_0(vm_name):
+    """timeout 0 with a good default and a virtio-gpu: nobody looks at the
+    screen, so vqboot never takes the GPU (no vgpu line, the GPU's PCI
+    function never taken), and Linux boots as usual."""
+    vmlinuz, _ = kernel()
+    files = {"/vmlinuz": vmlinuz, "/initrd.img": busybox_initrd(),
+             "/loader/entries/debian.conf":
+                 entry("Debian", "/vmlinuz", ["/initrd.img"], CONSOLE + " vq.test=nogpu")}
+    disk = menu_disk(vm_name, b"timeout 0\n", {}, files)
+    vm = VM(vm_name, disks=[(disk.path, "bootindex=1")], devices=[gpu(1024, 768)],
+            extra=["-vga", "none"])
+    with vm:
+        log = vm.run(until=r"VQ-LINUX: done|reboot: Power down", timeout=150)
+    assert not vm.timed_out, f"no Linux; log {vm.log_path}"
+    check_linux(vm, log, ["vq.test=nogpu"])
+    assert "vqboot: booting debian" in log, vm.log_path
+    assert not gpu_taken(log), f"vqboot took the GPU at timeout 0; log {vm.log_path}"
+    taken = re.findall(r"pci (\S+): taken from the firmware", log)
+    assert len(taken) == 1, f"want the disk alone taken, got {taken}; log {vm.log_path}"
+    disk.assert_unchanged()
+
+
+def test_vqboot_gpu_taken_when_boot_fails(vm_name):
+    """timeout 0, the default's kernel is not a PE image (small: no progress
+    bar is due): the GPU is taken only after the load failed, and the error
+    logged before it was taken is on screen, in SCREEN_ERROR_FG, held."""
+    entries = {"bad": ("Garbage kernel", "/vmlinuz")}
+    disk = menu_disk(vm_name, b"timeout 0\n", entries, FAKE_KERNEL)
+    vm = VM(vm_name, disks=[(disk.path, "bootindex=1")], devices=[gpu(1024, 768)],
+            extra=["-vga", "none"])
+    with vm:
+        vm.run(until=r"the error stays on screen for \d+ s", timeout=90)
+        assert not vm.timed_out, f"no boot error on serial; log {vm.log_path}"
+        img = dump(vm, "error.ppm")
+        log = vm.run_more(until=r"vqboot: returning to the firmware", timeout=60)
+    failed = log.index("neither a PE image")
+    m = re.search(r"vgpu \S+: scanout 0: 1024x768", log)
+    assert m, f"the failed boot did not take the GPU; log {vm.log_path}"
+    assert m.start() > failed, f"GPU taken before the boot failed; log {vm.log_path}"
+    assert "error: vqboot: entry bad did not boot" in log, vm.log_path
+    scale, cw, ch = layout(1024)
+    where = f"{vm.dir}/error.ppm"
+    assert img[:2] == (1024, 768)
+    assert pixel(img, 1022, ch // 2) == SCREEN_TITLE_BG, where
+    # Two errors at least (the image's and "did not boot"), each a row of
+    # twice-scaled text from row 3 down.
+    ech = 2 * ch
+    rows = [count([pixel(img, x, y) for y in range(3 * ch + r * ech, 3 * ch + (r + 1) * ech)
+                   for x in range(1024)], SCREEN_ERROR_FG) for r in range(6)]
+    assert sum(1 for n in rows if n > 100) >= 2, f"errors on screen by row {rows}: {where}"
+    assert rows[0] > 100, f"the first error, logged before the GPU was taken, is missing: {where}"
     disk.assert_unchanged()
