@@ -349,8 +349,12 @@ def edit_ok(img, w, h):
     return text > 100 and count(cursor, SCREEN_FG) == cw
 
 
-BIG_GARBAGE = 12 << 20     # bytes of a "kernel" that is not one
-THROTTLE = 4 << 20         # bytes/s: the load takes about 3 s
+# Bytes of a "kernel" that is not one, and bytes/s: QEMU lets the first
+# 4 MiB request through at once, the loader then reads 8 MiB in one go,
+# and the next chunk ends past the 1 s after which an unattended load takes
+# the GPU to show its progress (12 MiB took 0.9 s and ended in that read).
+BIG_GARBAGE = 24 << 20
+THROTTLE = 4 << 20
 
 
 def progress_seen(img, w, h):
@@ -366,8 +370,9 @@ def progress_seen(img, w, h):
 
 
 def test_vqboot_progress_and_error_on_screen(vm_name):
-    """A 12 MiB kernel file that is not a PE image, read through a drive
-    throttled to 4 MB/s, timeout 0: the progress bar fills while it loads;
+    """A 24 MiB kernel file that is not a PE image, read through a drive
+    throttled to 4 MB/s, timeout 0: a load this slow takes the GPU and the
+    progress bar fills while it loads;
     then the error is on serial and in SCREEN_ERROR_FG on screen (from
     row 3), and stays there while vqboot holds it before giving the display
     back."""
@@ -387,6 +392,8 @@ def test_vqboot_progress_and_error_on_screen(vm_name):
         log = vm.run_more(until=r"vqboot: returning to the firmware", timeout=60)
     assert progress_seen(prog, 1024, 768), f"no progress bar: {vm.dir}/progress.ppm"
     assert re.search(r"error: .*/vmlinuz.*neither a PE image", log), vm.log_path
+    assert log.index("vgpu") < log.index("neither a PE image"), \
+        f"the GPU was not taken while loading; {vm.log_path}"
     assert "error: vqboot: entry bad did not boot" in log, vm.log_path
     scale, cw, ch = layout(1024)
     where = f"{vm.dir}/error.ppm"
