@@ -53,11 +53,15 @@ int ring_sim_init(struct ring_sim *sim, uint64_t desc_dev, uint64_t avail_dev,
 		  uint64_t used_dev, uint16_t size, bool event_idx,
 		  ring_sim_translate_fn translate, void *ctx)
 {
-	/* desc_link is last and cleared up to @size: a device re-inits its
-	 * queues often (every reset), and the whole array is 64 KiB. */
-	memset(sim, 0, offsetof(struct ring_sim, desc_link));
-	if (size <= VQ_MAX_SIZE)
+	/* The arrays at the end, 72 KiB in all, are cleared up to @size. */
+	memset(sim, 0, offsetof(struct ring_sim, outstanding));
+	if (size <= VQ_MAX_SIZE) {
+		size_t words = ((size_t)size + 63) / 64;
+
+		memset(sim->outstanding, 0, sizeof(sim->outstanding[0]) * words);
+		memset(sim->desc_busy, 0, sizeof(sim->desc_busy[0]) * words);
 		memset(sim->desc_link, 0xff, sizeof(sim->desc_link[0]) * size);
+	}
 	sim->translate = translate;
 	sim->ctx = ctx;
 	sim->size = size;

@@ -87,19 +87,21 @@ struct ring_sim {
 	uint64_t popped;
 	uint64_t pushed;
 
+	char error[160];       /* why the last call failed */
+	unsigned n_walk;       /* scratch: the table indices of the chain popped */
+	uint16_t walk[RING_SIM_MAX_SEGS + 1];
+
+	/* Last, three arrays of which ring_sim_init clears only the @size
+	 * entries a queue uses: a device re-inits its queues on every reset,
+	 * and the fuzz targets make a device each run. */
 	/* Chains popped and not yet pushed, one bit per head, for
-	 * ring_sim_push() (a bitmap: ring_sim_init clears it all each time). */
+	 * ring_sim_push(). */
 	uint64_t outstanding[32768 / 64];
 	/* Every descriptor of the table in flight, one bit each, and for each
 	 * the next one of its chain (0xffff: the last), as popped: a chain
 	 * that uses one still in flight makes ring_sim_pop() fail; a push
 	 * frees exactly the descriptors its chain had. */
 	uint64_t desc_busy[32768 / 64];
-
-	char error[160];       /* why the last call failed */
-	unsigned n_walk;       /* scratch: the table indices of the chain popped */
-	uint16_t walk[RING_SIM_MAX_SEGS + 1];
-	/* Last: ring_sim_init clears only the @size entries it uses. */
 	uint16_t desc_link[32768];
 };
 
