@@ -16,8 +16,9 @@
 
 #include "lib/err.h"
 #include "boot/fs.h"
-#include "tests/support/file_bdev.h"
-#include "tests/support/host_platform.h"
+
+#define FS_OPS ext4_fs_ops
+#include "tests/support/fs_check.h"
 
 #define BIG_PATH "/boot/vmlinuz-6.1.0-13-amd64"
 #define BIG_SIZE (5u * 1024 * 1024 + 1234)
@@ -25,106 +26,6 @@
 #define FRAG_STEP 16384
 #define SPARSE_SIZE (80ull * 1024 * 1024)
 #define MANY_FILES 300
-
-struct mounted {
-	struct blockdev bd;
-	struct fs *fs;
-};
-
-static struct mounted *mount_image(const char *name)
-{
-	struct mounted *m = calloc(1, sizeof(*m));
-
-	assert_non_null(m);
-	/* A missing image is a failure, not a skip. */
-	assert_int_equal(file_bdev_open(test_image(name), 512, &m->bd), 0);
-	assert_int_equal(ext4_fs_ops.mount(&m->bd, &m->fs), 0);
-	return m;
-}
-
-static void unmount_image(struct mounted *m)
-{
-	ext4_fs_ops.unmount(m->fs);
-	file_bdev_close(&m->bd);
-	free(m);
-}
-
-static int mount_error(const char *name)
-{
-	struct blockdev bd;
-	struct fs *fs = NULL;
-	int r;
-
-	assert_int_equal(file_bdev_open(test_image(name), 512, &bd), 0);
-	r = ext4_fs_ops.mount(&bd, &fs);
-	if (r == 0)
-		ext4_fs_ops.unmount(fs);
-	file_bdev_close(&bd);
-	return r;
-}
-
-/* Open @path and read it whole; returns the error of open or read. */
-static int slurp(struct fs *fs, const char *path, uint8_t **ret_buf,
-		 uint64_t *ret_size)
-{
-	struct fs_file *f;
-	uint64_t size;
-	uint8_t *buf;
-	int r;
-
-	r = ext4_fs_ops.open(fs, path, &f);
-	if (r < 0)
-		return r;
-	size = ext4_fs_ops.size(f);
-	buf = malloc(size + 1);
-	assert_non_null(buf);
-	r = ext4_fs_ops.read(f, 0, buf, size);
-	ext4_fs_ops.close(f);
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	*ret_buf = buf;
-	*ret_size = size;
-	return 0;
-}
-
-static void assert_file(struct fs *fs, const char *path, const char *want)
-{
-	uint8_t *buf;
-	uint64_t size;
-
-	assert_int_equal(slurp(fs, path, &buf, &size), 0);
-	assert_int_equal(size, strlen(want));
-	assert_memory_equal(buf, want, size);
-	free(buf);
-}
-
-static int open_error(struct fs *fs, const char *path)
-{
-	struct fs_file *f;
-	int r = ext4_fs_ops.open(fs, path, &f);
-
-	if (r == 0)
-		ext4_fs_ops.close(f);
-	return r;
-}
-
-static uint8_t big_byte(uint64_t off)
-{
-	uint32_t word = (uint32_t)((off / 4) * 2654435761u + 12345u);
-
-	return (uint8_t)(word >> (8 * (off % 4)));
-}
-
-static void assert_big(const uint8_t *buf, uint64_t off, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != big_byte(off + i))
-			fail_msg("big file byte %llu is 0x%02x, want 0x%02x",
-				 (unsigned long long)(off + i), buf[i],
-				 big_byte(off + i));
-}
 
 static void check_big(struct fs *fs)
 {

@@ -21,7 +21,6 @@
 #include "lib/err.h"
 #include "boot/fs.h"
 #include "tests/support/file_bdev.h"
-#include "tests/support/host_platform.h"
 
 #define BIG_PATH "/boot/vmlinuz-6.1.0-13-amd64"
 #define BIG_SIZE (5u * 1024 * 1024 + 1234)
@@ -117,110 +116,14 @@ static unsigned long long damage(const char *key)
 
 /* ---- mounting and reading ---------------------------------------------- */
 
-struct mounted {
-	struct blockdev bd;
-	struct fs *fs;
-};
-
 static uint32_t image_block(const char *name)
 {
 	return strstr(name, "4kn") ? 4096 : 512;
 }
 
-static struct mounted *mount_image(const char *name)
-{
-	struct mounted *m = calloc(1, sizeof(*m));
-
-	assert_non_null(m);
-	/* A missing image is a failure, not a skip. */
-	assert_int_equal(file_bdev_open(test_image(name), image_block(name),
-					&m->bd), 0);
-	assert_int_equal(xfs_fs_ops.mount(&m->bd, &m->fs), 0);
-	return m;
-}
-
-static void unmount_image(struct mounted *m)
-{
-	xfs_fs_ops.unmount(m->fs);
-	file_bdev_close(&m->bd);
-	free(m);
-}
-
-static int mount_error(const char *name)
-{
-	struct blockdev bd;
-	struct fs *fs = NULL;
-	int r;
-
-	assert_int_equal(file_bdev_open(test_image(name), 512, &bd), 0);
-	r = xfs_fs_ops.mount(&bd, &fs);
-	if (r == 0)
-		xfs_fs_ops.unmount(fs);
-	file_bdev_close(&bd);
-	return r;
-}
-
-static int slurp(struct fs *fs, const char *path, uint8_t **ret_buf,
-		 uint64_t *ret_size)
-{
-	struct fs_file *f;
-	uint64_t size;
-	uint8_t *buf;
-	int r;
-
-	r = xfs_fs_ops.open(fs, path, &f);
-	if (r < 0)
-		return r;
-	size = xfs_fs_ops.size(f);
-	buf = malloc(size + 1);
-	assert_non_null(buf);
-	r = xfs_fs_ops.read(f, 0, buf, size);
-	xfs_fs_ops.close(f);
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	*ret_buf = buf;
-	*ret_size = size;
-	return 0;
-}
-
-static void assert_file(struct fs *fs, const char *path, const char *want)
-{
-	uint8_t *buf;
-	uint64_t size;
-
-	assert_int_equal(slurp(fs, path, &buf, &size), 0);
-	assert_int_equal(size, strlen(want));
-	assert_memory_equal(buf, want, size);
-	free(buf);
-}
-
-static int open_error(struct fs *fs, const char *path)
-{
-	struct fs_file *f;
-	int r = xfs_fs_ops.open(fs, path, &f);
-
-	if (r == 0)
-		xfs_fs_ops.close(f);
-	return r;
-}
-
-static uint8_t big_byte(uint64_t off)
-{
-	uint32_t word = (uint32_t)((off / 4) * 2654435761u + 12345u);
-
-	return (uint8_t)(word >> (8 * (off % 4)));
-}
-
-static void assert_big(const uint8_t *buf, uint64_t off, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != big_byte(off + i))
-			fail_msg("big file byte %llu is 0x%02x, want 0x%02x",
-				 (unsigned long long)(off + i), buf[i],
-				 big_byte(off + i));
-}
+#define FS_OPS xfs_fs_ops
+#define FS_IMAGE_BLOCK(name) image_block(name)
+#include "tests/support/fs_check.h"
 
 /* ---- the tree ------------------------------------------------------------- */
 
