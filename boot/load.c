@@ -164,9 +164,60 @@ static void close_all(struct scan_volume *vol, struct fs_file **files, unsigned 
 			vol->fs->ops->close(files[i]);
 }
 
+/* Keep the initrd files open in @l for load_initrds_into(). */
+static void defer_initrds(struct loaded_entry *l, struct scan_volume *vol,
+			  const struct bls_entry *e, struct fs_file **files,
+			  const uint64_t *sizes)
+{
+	l->initrd_deferred = true;
+	l->initrd_count = e->initrd_count;
+	l->initrd_fs = vol->fs->ops;
+	vq_snprintf(l->initrd_vol, sizeof(l->initrd_vol), "%s", vol->name);
+	for (unsigned i = 0; i < e->initrd_count; i++) {
+		l->initrd_files[i] = files[i];
+		files[i] = NULL;
+		l->initrd_sizes[i] = sizes[i];
+		vq_snprintf(l->initrd_paths[i], BLS_PATH_MAX, "%s", e->initrd[i]);
+	}
+}
+
+int load_initrds_into(const struct loaded_entry *l, void *dst, size_t size)
+{
+	/* No progress: the screen is the kernel's by now. */
+	struct load_ops quiet = { 0 };
+	struct load_ctx c = { .ops = &quiet, .chunk = LOAD_CHUNK_MAX };
+	uint8_t *p = dst;
+	uint64_t off = 0;
+
+	if (!l->initrd_deferred)
+		return log_err(-VQ_EINVAL, "initrd: nothing left to read");
+	if (size < l->initrd_size)
+		return log_err(-VQ_ENOSPC, "initrd: %zu bytes of room for %zu", size,
+			       l->initrd_size);
+	for (unsigned i = 0; i < l->initrd_count; i++) {
+		/* The sizes were checked to fit when the files were opened. */
+		int r = read_file_into(&c, l->initrd_files[i], l->initrd_fs, p + off,
+				       l->initrd_sizes[i], l->initrd_paths[i],
+				       l->initrd_vol);
+		if (r)
+			return r;
+		off += l->initrd_sizes[i];
+		while (off % 4)
+			p[off++] = 0;
+	}
+	return 0;
+}
+
 int load_entry(struct boot_scan *s, const struct bls_entry *e,
 	       const char *append, const struct load_ops *ops,
 	       struct loaded_entry *ret)
+{
+	return load_entry_flags(s, e, append, ops, 0, ret);
+}
+
+int load_entry_flags(struct boot_scan *s, const struct bls_entry *e,
+		     const char *append, const struct load_ops *ops,
+		     unsigned flags, struct loaded_entry *ret)
 {
 	struct scan_volume *vol = scan_entry_volume(s, e);
 	const char *path = e->linux_path[0] ? e->linux_path : e->efi_path;
@@ -195,7 +246,15 @@ int load_entry(struct boot_scan *s, const struct bls_entry *e,
 			       sizes[BLS_INITRD_MAX], l);
 	if (!r)
 		r = check_image(l, e);
-	if (!r && l->initrd_size) {
+	if (!r && l->initrd_size && (flags & LOAD_DEFER_INITRDS) &&
+	    e->kind != BLS_KIND_UKI && e->linux_path[0] && l->pe.is_linux &&
+	    l->pe.supports_initrd_lf2) {
+		defer_initrds(l, vol, e, files, sizes);
+		/* What is left to read now is read: the bar ends full. */
+		c.total = c.done;
+		if (ops->progress)
+			ops->progress(ops->ctx, c.done, c.total);
+	} else if (!r && l->initrd_size) {
 		r = ops->alloc(ops->ctx, l->initrd_size, &l->initrd);
 		if (r)
 			log_error("entry %s: cannot allocate %zu bytes for initrds", e->id,
@@ -219,6 +278,11 @@ int load_entry(struct boot_scan *s, const struct bls_entry *e,
 
 void load_free(struct loaded_entry *l, const struct load_ops *ops)
 {
+	for (unsigned i = 0; i < l->initrd_count && l->initrd_deferred; i++)
+		if (l->initrd_files[i])
+			l->initrd_fs->close(l->initrd_files[i]);
+	l->initrd_deferred = false;
+	l->initrd_count = 0;
 	if (l->image)
 		ops->free(ops->ctx, l->image, l->image_size);
 	if (l->initrd)

@@ -30,6 +30,15 @@ struct load_ops {
 	void *ctx;
 };
 
+/*
+ * load_entry_flags(): leave a Linux kernel's initrds on the disk, opened
+ * and sized, for load_initrds_into() to read straight into the buffer the
+ * kernel's EFI stub passes to LoadFile2 (one copy through guest memory
+ * instead of two). Only for a kernel that asks through LoadFile2; other
+ * images get their initrds read at once.
+ */
+#define LOAD_DEFER_INITRDS 1u
+
 struct loaded_entry {
 	void *image;
 	size_t image_size;
@@ -41,6 +50,14 @@ struct loaded_entry {
 	char cmdline[LOAD_CMDLINE_MAX];
 	uint64_t bytes;         /* read from disk */
 	uint64_t read_us;       /* spent reading */
+	/* Deferred initrds (initrd NULL, initrd_size their padded total):
+	 * the open files, the volume's file system and name, their paths. */
+	bool initrd_deferred;
+	unsigned initrd_count;
+	struct fs_file *initrd_files[BLS_INITRD_MAX];
+	const struct fs_ops *initrd_fs;
+	char initrd_vol[48];
+	char initrd_paths[BLS_INITRD_MAX][BLS_PATH_MAX];
 };
 
 /**
@@ -51,6 +68,22 @@ int load_entry(struct boot_scan *s, const struct bls_entry *e,
 	       const char *append, const struct load_ops *ops,
 	       struct loaded_entry *ret);
 
+/** load_entry() with LOAD_* @flags. */
+int load_entry_flags(struct boot_scan *s, const struct bls_entry *e,
+		     const char *append, const struct load_ops *ops,
+		     unsigned flags, struct loaded_entry *ret);
+
+/**
+ * Read a deferred entry's initrds into @dst, which has room for @size
+ * bytes: each in turn, zeros padding each to 4 bytes, nothing written past
+ * l->initrd_size. May be called again (it reads again). Returns 0,
+ * -VQ_ENOSPC when @size is below l->initrd_size, -VQ_EINVAL when nothing
+ * was deferred, or the read's error, logged naming the file, its volume
+ * and the byte (the disk's driver names the sector).
+ */
+int load_initrds_into(const struct loaded_entry *l, void *dst, size_t size);
+
+/** Free the image and initrds and close deferred initrd files. Idempotent. */
 void load_free(struct loaded_entry *l, const struct load_ops *ops);
 
 #endif

@@ -24,8 +24,9 @@ struct memmap_dp {
 
 struct initrd_loader {
 	EFI_LOAD_FILE_PROTOCOL lf2; /* first: the protocol pointer is ours */
-	const void *data;
-	size_t size;
+	struct initrd_src src;
+	bool from_disk;             /* src reads the disk, not a copy */
+	const void *data;           /* the copy, when !from_disk */
 };
 
 static void set_end(EFI_DEVICE_PATH *end)
@@ -73,19 +74,28 @@ static EFI_STATUS EFIAPI initrd_load_file(EFI_LOAD_FILE_PROTOCOL *this,
 		return EFI_INVALID_PARAMETER;
 	n = *size;
 	uint64_t t0 = plat_now_us();
-	r = initrd_lf2_load(l->data, l->size, boot_policy, &n, buf);
+	r = initrd_lf2_read(&l->src, boot_policy, &n, buf);
 	*size = n;
-	if (!r)
+	if (!r && !l->from_disk)
 		log_info("initrd: %llu bytes into the kernel's LoadFile2 buffer in %llu us",
 			 (unsigned long long)n, (unsigned long long)(plat_now_us() - t0));
+	else if (r && r != -VQ_ENOSPC)
+		log_error("initrd: LoadFile2 for %llu bytes failed: %s",
+			  (unsigned long long)n, vq_strerror(r));
 	return efi_from_vq(r);
+}
+
+static int read_copy(void *ctx, void *buf, size_t size)
+{
+	plat_copy(buf, ((struct initrd_loader *)ctx)->data, size);
+	return 0;
 }
 
 static struct initrd_dp initrd_path;
 static struct initrd_loader initrd_loader;
 static EFI_HANDLE initrd_handle;
 
-static EFI_STATUS initrd_install(const void *data, size_t size)
+static EFI_STATUS initrd_install(const struct image_start *s)
 {
 	EFI_DEVICE_PATH *dp;
 	EFI_HANDLE existing;
@@ -105,8 +115,15 @@ static EFI_STATUS initrd_install(const void *data, size_t size)
 		log_error("initrd: a LoadFile2 initrd handle is already installed");
 		return EFI_ALREADY_STARTED;
 	}
-	initrd_loader = (struct initrd_loader){
-		.lf2.LoadFile = initrd_load_file, .data = data, .size = size };
+	initrd_loader = (struct initrd_loader){ .lf2.LoadFile = initrd_load_file };
+	if (s->initrd) {
+		initrd_loader.data = s->initrd;
+		initrd_loader.src = (struct initrd_src){ s->initrd_size, read_copy,
+							 &initrd_loader };
+	} else {
+		initrd_loader.src = *s->initrd_src;
+		initrd_loader.from_disk = true;
+	}
 	initrd_handle = NULL;
 	st = BS->InstallMultipleProtocolInterfaces(&initrd_handle,
 						   &DevicePathProtocol, &initrd_path,
@@ -180,8 +197,8 @@ EFI_STATUS image_start(const struct image_start *s)
 		li->LoadOptions = opts;
 		li->LoadOptionsSize = opts_bytes;
 	}
-	if (s->initrd) {
-		st = initrd_install(s->initrd, s->initrd_size);
+	if (s->initrd || s->initrd_src) {
+		st = initrd_install(s);
 		if (EFI_ERROR(st))
 			goto out_free_opts;
 	}

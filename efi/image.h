@@ -9,6 +9,7 @@
 #define VQ_IMAGE_H
 
 #include "efi/vqefi.h"
+#include "boot/initrd.h"
 
 /** Pages for @size bytes, below 4 GiB when possible, above otherwise. */
 EFI_STATUS image_alloc(size_t size, void **ret);
@@ -21,6 +22,9 @@ struct image_start {
 	const char *cmdline; /* ASCII, may be NULL */
 	const void *initrd;  /* concatenated initrds, or NULL */
 	size_t initrd_size;
+	/* Or, with initrd NULL: the initrds read when the kernel asks,
+	 * straight into its LoadFile2 buffer. */
+	const struct initrd_src *initrd_src;
 	/* Called after LoadImage succeeded, just before StartImage: the point
 	 * where vqboot gives every device back to the firmware. */
 	void (*before_start)(void *ctx);

@@ -159,6 +159,25 @@ void tpm_boot_measure(struct tpm_boot *t)
 	t->ready = false;
 }
 
+void tpm_measure_initrds(const struct loaded_entry *l, const void *data)
+{
+	struct measure_input in = {
+		.pe = &l->pe, .initrd = data, .initrd_size = l->initrd_size,
+		.initrd_count = l->initrd_count, .initrd_sizes = l->initrd_sizes,
+		.initrd_paths = l->initrd_paths };
+	struct measure_plan plan;
+	unsigned ok = 0;
+
+	if (!tpm_present() || measure_plan_build(&in, &plan))
+		return;
+	for (unsigned i = 0; i < plan.n; i++)
+		ok += !EFI_ERROR(measure_one(&plan.ev[i]));
+	if (plan.n)
+		log_info("tpm: measured %u of %u initrd events into PCR %u", ok, plan.n,
+			 MEASURE_PCR_KERNEL_INITRD);
+	measure_plan_free(&plan);
+}
+
 void tpm_boot_free(struct tpm_boot *t)
 {
 	measure_plan_free(&t->plan);

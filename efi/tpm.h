@@ -31,6 +31,15 @@ void tpm_boot_prepare(struct tpm_boot *t, struct boot_scan *s,
 /** Measure the plan: after LoadImage accepted the image, before StartImage. */
 void tpm_boot_measure(struct tpm_boot *t);
 
+/**
+ * Measure the initrd events of @l's plan (deferred initrds, now read into
+ * @data): the same events tpm_boot_measure() would have measured had they
+ * been read before StartImage, none when the kernel's stub measures them
+ * itself. No memory is allocated for them but the events' own. A no-op
+ * without a TPM.
+ */
+void tpm_measure_initrds(const struct loaded_entry *l, const void *data);
+
 void tpm_boot_free(struct tpm_boot *t);
 
 #endif

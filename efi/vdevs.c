@@ -218,8 +218,53 @@ void vdevs_defer_disk_reconnect(struct vdevs *v)
 		v->scsi_pci[i]->defer_reconnect = true;
 }
 
+/* Write 0 and read until it reads 0: no allocation, no log, no Stall (the
+ * firmware's timer is already off when this runs). */
+static void reset_quietly(struct vdev *d)
+{
+	uint8_t st = 0xff;
+
+	if (d->ops->set_status(d, 0))
+		return;
+	for (unsigned i = 0; i < 100000 && st; i++)
+		if (d->ops->get_status(d, &st))
+			return;
+}
+
+static VOID EFIAPI reset_disks_at_exit(EFI_EVENT ev, VOID *ctx)
+{
+	struct vdevs *v = ctx;
+
+	(void)ev;
+	for (unsigned i = 0; i < v->nblk; i++)
+		reset_quietly(&v->blk_pci[i]->vdev);
+	for (unsigned i = 0; i < v->nscsi; i++)
+		reset_quietly(&v->scsi_pci[i]->vdev);
+	v->reset_at_exit = true;
+}
+
+EFI_STATUS vdevs_reset_at_exit(struct vdevs *v)
+{
+	EFI_STATUS st;
+
+	if (v->exit_event)
+		return EFI_SUCCESS;
+	st = BS->CreateEvent(EVT_SIGNAL_EXIT_BOOT_SERVICES, TPL_CALLBACK,
+			     reset_disks_at_exit, v, &v->exit_event);
+	if (EFI_ERROR(st)) {
+		log_error("vdevs: cannot create the ExitBootServices event (status 0x%llx)",
+			  (unsigned long long)st);
+		v->exit_event = NULL;
+	}
+	return st;
+}
+
 void vdevs_close(struct vdevs *v)
 {
+	/* Before anything is freed: the event must never see it. */
+	if (v->exit_event)
+		BS->CloseEvent(v->exit_event);
+	v->exit_event = NULL;
 	vdevs_close_gpu(v);
 	for (unsigned i = 0; i < v->nblk; i++)
 		vdevs_release_blk(v->blk_pci[i], v->blk[i]);

@@ -28,6 +28,8 @@ struct vdevs {
 	unsigned nscsi;
 	struct vgpu *gpu;
 	struct efi_pci_dev *gpu_pci;
+	EFI_EVENT exit_event;    /* vdevs_reset_at_exit() */
+	bool reset_at_exit;      /* set by that event: the disks are reset */
 };
 
 struct vdevs_opts {
@@ -82,6 +84,16 @@ EFI_STATUS vdevs_open(struct vdevs *v, const struct vdevs_opts *o);
  * stub takes the firmware's GOP for its early console).
  */
 void vdevs_defer_disk_reconnect(struct vdevs *v);
+
+/**
+ * Keep the disks while a kernel runs its EFI stub (it reads its initrds
+ * through vqboot's drivers): an EVT_SIGNAL_EXIT_BOOT_SERVICES event resets
+ * each disk's device, as the firmware's own drivers do theirs, so that
+ * nothing DMAs into memory the kernel then owns. The event only writes the
+ * device status (UEFI forbids allocating or changing the memory map
+ * there). vdevs_close (after a StartImage that returned) closes the event.
+ */
+EFI_STATUS vdevs_reset_at_exit(struct vdevs *v);
 
 /** Reset every device, free everything and give each back. Idempotent. */
 void vdevs_close(struct vdevs *v);

@@ -375,7 +375,7 @@ PHASES = [("entry, gnu-efi set-up, clock calibration", r"vqboot \S+: clock \d+ t
           ("start its driver, partitions, file systems, entries", r"vqboot: booting"),
           ("read kernel and initrd", r"vqboot: loaded"),
           ("LoadImage of the kernel, reset and give the devices back",
-           r"every device reset and given back"),
+           r"every device reset and given back|disks kept to read the initrds"),
           ("StartImage to the stub's first line", r"EFI stub: ")]
 
 

@@ -40,6 +40,8 @@ struct vqboot {
 	uint64_t last_progress_us;
 	bool failed_once;
 	struct tpm_boot tpm;     /* measured just before StartImage */
+	bool hold_disks;         /* keep the disks across StartImage (initrds) */
+	bool disks_held;         /* ... and they were kept */
 	/* Entries Secure Boot refused: marked in the menu from then on. */
 	char refused[REFUSED_MAX][BLS_NAME_MAX];
 	unsigned nrefused;
@@ -150,13 +152,39 @@ static EFI_STATUS open_devices(struct vqboot *vb)
 	return EFI_SUCCESS;
 }
 
-static void close_devices(struct vqboot *vb)
+/* The display goes back to the firmware (the kernel's EFI stub wants its GOP). */
+static void release_screen(struct vqboot *vb)
 {
 	efi_log_hook = NULL;
 	pending.count = 0;
 	screen_detach();
+	vdevs_close_gpu(&vb->devs);
+}
+
+static void close_devices(struct vqboot *vb)
+{
+	release_screen(vb);
 	scan_free(&vb->scan);
 	vdevs_close(&vb->devs);
+	vb->disks_held = false;
+}
+
+/* Bytes every disk driver has read so far. */
+static uint64_t disk_bytes(const struct vqboot *vb)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < vb->devs.nblk; i++) {
+		struct vblk_stats st;
+		vblk_get_stats(vb->devs.blk[i], &st);
+		sum += st.bytes;
+	}
+	for (unsigned i = 0; i < vb->devs.nscsi; i++) {
+		struct vscsi_stats st;
+		vscsi_get_stats(vb->devs.scsi[i], &st);
+		sum += st.bytes;
+	}
+	return sum;
 }
 
 static EFI_STATUS find_entries(struct vqboot *vb)
@@ -222,8 +250,18 @@ static void give_back_devices(void *ctx)
 {
 	struct vqboot *vb = ctx;
 
-	/* LoadImage accepted the image: measure, then let go of the disks. */
+	/* LoadImage accepted the image: measure, then let go of the devices. */
 	tpm_boot_measure(&vb->tpm);
+	if (vb->hold_disks) {
+		/* The initrds are still on the disk: the disks stay ours until
+		 * ExitBootServices resets them (or StartImage returns). */
+		release_screen(vb);
+		vb->disks_held = true;
+		log_info("vqboot: disks kept to read the initrds when the kernel asks "
+			 "(reset at ExitBootServices), the display given back; starting the image");
+		bli_set_exec();
+		return;
+	}
 	/* Every device we drove goes back, reset, before StartImage. A Linux
 	 * kernel reads no disk through the firmware (its initrd comes through
 	 * LoadFile2), so the disks' firmware drivers are bound again only if
@@ -266,11 +304,59 @@ static void report_load(struct vqboot *vb, const struct bls_entry *e,
 		 (unsigned long long)(l->read_us / 1000), (unsigned long long)rate,
 		 (unsigned long long)bounced,
 		 (unsigned long long)((now - vb->start_us) / 1000));
+	if (l->initrd_deferred && !l->initrd)
+		log_info("vqboot: %u initrd%s (%zu bytes) left on %s until the kernel asks",
+			 l->initrd_count, l->initrd_count == 1 ? "" : "s", l->initrd_size,
+			 l->initrd_vol);
 	if (e->kind == BLS_KIND_UKI && !l->cmdline[0])
 		log_info("vqboot: command line: none passed, the image's own%s",
 			 e->has_cmdline ? " .cmdline" : " (it has no .cmdline)");
 	else
 		log_info("vqboot: command line: %s", l->cmdline);
+}
+
+struct initrd_reader {
+	struct vqboot *vb;
+	const struct loaded_entry *l;
+};
+
+/* The LoadFile2 read: from the disk straight into the kernel's buffer,
+ * measured there before the kernel gets it. */
+static int read_initrds(void *ctx, void *buf, size_t size)
+{
+	struct initrd_reader *rd = ctx;
+	uint64_t t0 = plat_now_us(), before = disk_bytes(rd->vb);
+	int r = load_initrds_into(rd->l, buf, size);
+
+	if (r)
+		return r;
+	uint64_t us = plat_now_us() - t0;
+	tpm_measure_initrds(rd->l, buf);
+	log_info("initrd: %zu bytes (%u file%s) read by vqboot's driver from %s straight "
+		 "into the kernel's LoadFile2 buffer in %llu us; the driver read %llu bytes",
+		 size, rd->l->initrd_count, rd->l->initrd_count == 1 ? "" : "s",
+		 rd->l->initrd_vol, (unsigned long long)us,
+		 (unsigned long long)(disk_bytes(rd->vb) - before));
+	return 0;
+}
+
+/* Deferred initrds need the disks until ExitBootServices; without the
+ * event that resets them then, read them now, as for other images. */
+static int hold_for_initrds(struct vqboot *vb, struct loaded_entry *l,
+			    const struct load_ops *ops)
+{
+	int r;
+
+	if (!EFI_ERROR(vdevs_reset_at_exit(&vb->devs))) {
+		vb->hold_disks = true;
+		return 0;
+	}
+	r = ops->alloc(ops->ctx, l->initrd_size, &l->initrd);
+	if (r)
+		return log_err(r, "initrd: cannot allocate %zu bytes", l->initrd_size);
+	r = load_initrds_into(l, l->initrd, l->initrd_size);
+	/* load_free() frees the copy and closes the files. */
+	return r;
 }
 
 /* Returns only when the entry did not boot, with the reason. */
@@ -296,10 +382,19 @@ static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdlin
 	bool was_edited = strcmp(edited->options, e->options) != 0;
 	if (was_edited)
 		log_info("vqboot: command line edited: %s", edited->options);
-	r = load_entry(&vb->scan, edited, vb->opts.append, &ops, &l);
+	r = load_entry_flags(&vb->scan, edited, vb->opts.append, &ops,
+			     LOAD_DEFER_INITRDS, &l);
 	plat_free(edited);
 	if (r)
 		return efi_from_vq(r);
+	vb->hold_disks = false;
+	if (l.initrd_deferred) {
+		r = hold_for_initrds(vb, &l, &ops);
+		if (r) {
+			load_free(&l, &ops);
+			return efi_from_vq(r);
+		}
+	}
 	/* A unified kernel image's stub takes the command line: ours only
 	 * when the user changed it, by systemd-stub's rules (its Secure Boot
 	 * test is the SecureBoot variable). */
@@ -310,14 +405,21 @@ static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdlin
 	tpm_boot_prepare(&vb->tpm, &vb->scan, e, &l, was_edited);
 	bli_set_entry(e);
 	vb->linux_kernel = e->linux_path[0] && e->kind != BLS_KIND_UKI;
+	struct initrd_reader rd = { vb, &l };
+	struct initrd_src src = { l.initrd_size, read_initrds, &rd };
 	struct image_start s = {
 		.image = l.image, .image_size = l.image_size, .name = l.image_name,
 		.cmdline = l.cmdline, .initrd = l.initrd, .initrd_size = l.initrd_size,
+		.initrd_src = vb->hold_disks ? &src : NULL,
 		.before_start = give_back_devices, .ctx = vb };
 	EFI_STATUS st = image_start(&s);
+	/* The files first: they live on the volumes close_devices() frees. */
+	load_free(&l, &ops);
+	if (vb->disks_held)
+		close_devices(vb); /* StartImage returned: every device goes back */
+	vb->hold_disks = false;
 	efi_pci_reconnect_deferred();
 	tpm_boot_free(&vb->tpm);
-	load_free(&l, &ops);
 	/* A started image that returned success still did not boot. */
 	return EFI_ERROR(st) ? st : EFI_LOAD_ERROR;
 }
@@ -356,6 +458,10 @@ static EFI_STATUS run(struct vqboot *vb)
 			log_info("vqboot: leaving the menu, back to the firmware");
 			return EFI_ABORTED;
 		}
+		/* A started image that returned finds the scan freed: its id
+		 * is kept for the messages. */
+		char id[BLS_NAME_MAX];
+		vq_snprintf(id, sizeof(id), "%s", vb->scan.entries.v[ev.index]->id);
 		st = boot_entry(vb, ev.index, ev.cmdline);
 		/* Still holding the devices if the image never started: the
 		 * errors go on screen (StartImage gave everything back). */
@@ -363,12 +469,9 @@ static EFI_STATUS run(struct vqboot *vb)
 		menu_free(&m);
 		plat_free(vb->items);
 		vb->items = NULL;
-		log_error("vqboot: entry %s did not boot: %s",
-			  vb->scan.entries.count > ev.index ?
-				  vb->scan.entries.v[ev.index]->id : "?",
-			  efi_status_name(st));
+		log_error("vqboot: entry %s did not boot: %s", id, efi_status_name(st));
 		if (st == EFI_SECURITY_VIOLATION || st == EFI_ACCESS_DENIED)
-			mark_refused(vb, vb->scan.entries.v[ev.index]->id);
+			mark_refused(vb, id);
 		vb->failed_once = true;
 		/* Non-interactive (timeout 0): hand the failure to the firmware. */
 		if (vb->opts.timeout_set ? vb->opts.timeout_s == 0

@@ -369,13 +369,19 @@ put("fuzz_load", "no_memory", load_seed(0, 0, 2, b"", entry, rds))
 put("fuzz_load", "efi", load_seed(0, 0, 0, b"a", b"efi /EFI/x.efi\noptions b\n", []))
 
 # fuzz_lf2: call count - 1, per call le16 size, flags (1 NULL buffer, 2
-# BootPolicy, 4 NULL size, 8 add the next byte), extra; then the initrd.
+# BootPolicy, 4 NULL size, 8 add the next byte, 16 a reading source, 32 that
+# fails), extra; then the initrd.
 calls = [(0, 1, 0), (0xFFFF, 1, 0), (99, 0, 0), (100, 0, 0), (100, 2, 0),
          (0, 4, 0), (90, 8, 10)]
 put("fuzz_lf2", "stub_sequence", bytes([len(calls) - 1]) +
     b"".join(struct.pack("<HBB", *c) for c in calls) + bytes(range(100)))
 put("fuzz_lf2", "empty", bytes([1]) + struct.pack("<HBB", 0, 1, 0) +
     struct.pack("<HBB", 0, 0, 0))
+# The same through a source read as from the disk (16), read twice, then
+# failing (16 | 32) after a size query.
+calls = [(0, 1 | 16, 0), (100, 16, 0), (100, 16, 0), (99, 16 | 32, 0), (100, 16 | 32, 0)]
+put("fuzz_lf2", "disk_source", bytes([len(calls) - 1]) +
+    b"".join(struct.pack("<HBB", *c) for c in calls) + bytes(range(100)))
 EOF
 
 touch "$stamp"

@@ -74,6 +74,55 @@ static void test_refused(void **state)
 			 -VQ_EINVAL);
 }
 
+/* ---- a source that reads, as from a disk ---------------------------------- */
+
+struct counting_src {
+	unsigned reads;
+	int fail;          /* returned instead of reading, when set */
+};
+
+static int src_read(void *ctx, void *buf, size_t size)
+{
+	struct counting_src *c = ctx;
+
+	c->reads++;
+	if (c->fail)
+		return c->fail;
+	memcpy(buf, initrd, size);
+	return 0;
+}
+
+/* The size query and a buffer too small are answered without a read; each
+ * call with room reads again (a stub may ask twice); a read error is
+ * returned as it came, with the size. */
+static void test_source_reads_only_with_room(void **state)
+{
+	struct counting_src c = { 0 };
+	struct initrd_src src = { sizeof(initrd), src_read, &c };
+	uint8_t buf[sizeof(initrd) + 4];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(initrd_lf2_read(&src, false, &n, NULL), -VQ_ENOSPC);
+	assert_int_equal(n, sizeof(initrd));
+	n = sizeof(initrd) - 1;
+	assert_int_equal(initrd_lf2_read(&src, false, &n, buf), -VQ_ENOSPC);
+	assert_int_equal(initrd_lf2_read(&src, true, &n, buf), -VQ_ENOTSUP);
+	assert_int_equal(c.reads, 0);
+	for (unsigned i = 1; i <= 2; i++) {
+		memset(buf, 0xee, sizeof(buf));
+		n = sizeof(buf);
+		assert_int_equal(initrd_lf2_read(&src, false, &n, buf), 0);
+		assert_int_equal(n, sizeof(initrd));
+		assert_memory_equal(buf, initrd, sizeof(initrd));
+		assert_int_equal(c.reads, i);
+	}
+	c.fail = -VQ_EIO;
+	n = sizeof(buf);
+	assert_int_equal(initrd_lf2_read(&src, false, &n, buf), -VQ_EIO);
+	assert_int_equal(n, sizeof(initrd));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -81,6 +130,7 @@ int main(void)
 		cmocka_unit_test(test_too_small_untouched),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_source_reads_only_with_room),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

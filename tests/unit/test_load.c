@@ -373,6 +373,128 @@ static void test_read_size_adapts(void **state)
 	free(l);
 }
 
+/* Initrds left on the disk: opened and sized, read later into a buffer
+ * the caller passes, as often as asked, padding and all. */
+static void test_deferred_initrds(void **state)
+{
+	static const uint8_t a[5] = "abcde", b[1] = "Z", c4[4] = "wxyz";
+	static const uint8_t want[16] = "abcde\0\0\0Z\0\0\0wxyz";
+	struct counter c;
+	struct load_ops ops = ops_for(&c);
+	struct loaded_entry *l = malloc(sizeof(*l));
+	uint8_t buf[sizeof(want) + 8];
+	unsigned reads;
+
+	(void)state;
+	mem_add("/a.img", a, sizeof(a));
+	mem_add("/b.img", b, sizeof(b));
+	mem_add("/c.img", c4, sizeof(c4));
+	add_initrd("/a.img");
+	add_initrd("/b.img");
+	add_initrd("/c.img");
+	assert_int_equal(load_entry_flags(&scan, &ent, NULL, &ops, LOAD_DEFER_INITRDS, l), 0);
+	assert_true(l->initrd_deferred);
+	assert_null(l->initrd);
+	assert_int_equal(l->initrd_size, sizeof(want));
+	assert_int_equal(l->initrd_count, 3);
+	assert_int_equal(l->initrd_sizes[0], 5);
+	assert_string_equal(l->initrd_paths[2], "/c.img");
+	assert_string_equal(l->initrd_vol, "mem p1");
+	/* Only the kernel read and allocated; the bar ends full all the same. */
+	assert_int_equal(l->bytes, sizeof(kernel));
+	assert_int_equal(c.allocs, 1);
+	assert_int_equal(prog.last_done, prog.total);
+	assert_int_equal(mem.open_files, 3);
+	reads = mem.reads;
+
+	/* Too small: refused, nothing read, nothing written. */
+	memset(buf, 0xee, sizeof(buf));
+	assert_int_equal(load_initrds_into(l, buf, sizeof(want) - 1), -VQ_ENOSPC);
+	assert_int_equal(mem.reads, reads);
+	assert_int_equal(buf[0], 0xee);
+
+	for (int round = 0; round < 2; round++) {
+		memset(buf, 0xee, sizeof(buf));
+		assert_int_equal(load_initrds_into(l, buf, sizeof(buf)), 0);
+		assert_memory_equal(buf, want, sizeof(want));
+		for (size_t i = sizeof(want); i < sizeof(buf); i++)
+			assert_int_equal(buf[i], 0xee);
+		assert_true(mem.reads >= reads + 3);
+		reads = mem.reads;
+	}
+	load_free(l, &ops);
+	assert_int_equal(mem.open_files, 0);
+	assert_int_equal(c.live, 0);
+	assert_int_equal(c.frees, c.allocs);
+	load_free(l, &ops);
+	assert_int_equal(mem.open_files, 0);
+	free(l);
+}
+
+static void test_deferred_read_error_names_file(void **state)
+{
+	static uint8_t big[3 << 20];
+	static uint8_t buf[3 << 20];
+	struct counter c;
+	struct load_ops ops = ops_for(&c);
+	struct loaded_entry *l = malloc(sizeof(*l));
+
+	(void)state;
+	mem_add("/big.img", big, sizeof(big));
+	add_initrd("/big.img");
+	assert_int_equal(load_entry_flags(&scan, &ent, NULL, &ops, LOAD_DEFER_INITRDS, l), 0);
+	mem.fail_path = "/big.img";
+	mem.fail_at = 2 << 20;
+	host_log_clear();
+	assert_int_equal(load_initrds_into(l, buf, sizeof(buf)), -VQ_EIO);
+	if (!host_log_contains("/big.img on mem p1: read failed at byte"))
+		fail_msg("log lacks the file; last: %s", host_log_last());
+	/* The disk recovers: a second call reads it all. */
+	mem.fail_path = NULL;
+	assert_int_equal(load_initrds_into(l, buf, sizeof(buf)), 0);
+	load_free(l, &ops);
+	assert_int_equal(mem.open_files, 0);
+	assert_int_equal(c.live, 0);
+	free(l);
+}
+
+/* An `efi` entry's image is no Linux kernel asking through LoadFile2: its
+ * initrds are read at once, flag or not; without initrds nothing is left
+ * open; and without the flag nothing is deferred. */
+static void test_deferred_only_for_linux(void **state)
+{
+	static const uint8_t a[5] = "abcde";
+	struct counter c;
+	struct load_ops ops = ops_for(&c);
+	struct loaded_entry *l = malloc(sizeof(*l));
+	uint8_t buf[8];
+
+	(void)state;
+	assert_int_equal(load_entry_flags(&scan, &ent, NULL, &ops, LOAD_DEFER_INITRDS, l), 0);
+	assert_false(l->initrd_deferred);
+	assert_int_equal(l->initrd_size, 0);
+	assert_int_equal(load_initrds_into(l, buf, sizeof(buf)), -VQ_EINVAL);
+	load_free(l, &ops);
+
+	mem_add("/a.img", a, sizeof(a));
+	add_initrd("/a.img");
+	assert_int_equal(load_entry(&scan, &ent, NULL, &ops, l), 0);
+	assert_false(l->initrd_deferred);
+	assert_non_null(l->initrd);
+	load_free(l, &ops);
+
+	snprintf(ent.efi_path, sizeof(ent.efi_path), "/vmlinuz");
+	ent.linux_path[0] = 0;
+	assert_int_equal(load_entry_flags(&scan, &ent, NULL, &ops, LOAD_DEFER_INITRDS, l), 0);
+	assert_false(l->initrd_deferred);
+	assert_non_null(l->initrd);
+	assert_memory_equal(l->initrd, a, sizeof(a));
+	load_free(l, &ops);
+	assert_int_equal(mem.open_files, 0);
+	assert_int_equal(c.live, 0);
+	free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +505,9 @@ int main(void)
 		cmocka_unit_test_setup(test_not_a_kernel, setup),
 		cmocka_unit_test_setup(test_cmdline_against_kernel_limit, setup),
 		cmocka_unit_test_setup(test_read_size_adapts, setup),
+		cmocka_unit_test_setup(test_deferred_initrds, setup),
+		cmocka_unit_test_setup(test_deferred_read_error_names_file, setup),
+		cmocka_unit_test_setup(test_deferred_only_for_linux, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
