@@ -7,7 +7,9 @@
  *   byte 0      the file whose reads fail (0: none; 1..9: the n-th opened)
  *   byte 1      bits 0-6: where it fails (in 64-byte steps); bit 7: the
  *               failure is -VQ_ESTUCK (a disk that would not stop), not EIO
- *   byte 2      allocation to refuse (0: none; 1: the image, 2: the initrds)
+ *   byte 2      bits 0-6: allocation to refuse (0: none; 1: the image, 2:
+ *               the initrds); bit 7: LOAD_DEFER_INITRDS (the initrds are
+ *               then read by load_initrds_into into the harness's buffer)
  *   bytes 3-4   le16 length of the --append text, then the text
  *   bytes 5-6   le16 length of the entry file, then its text (a BLS entry;
  *               its `linux` file is a valid synthetic kernel, so loading
@@ -23,7 +25,10 @@
  * on -VQ_ESTUCK nothing was freed. Then it asks for the initrd as the Linux
  * stub does (size query with a NULL buffer and a stale size, a buffer one
  * byte short, the right buffer) and checks each answer and that no byte past
- * the buffer was written. Any mismatch aborts.
+ * the buffer was written. Deferred initrds stay open until load_free; a
+ * buffer one byte short is refused unread; a failing read returns the
+ * disk's error; otherwise the buffer holds what a load would have held and
+ * nothing past it. Any mismatch aborts.
  *
  * Run: build/fuzz/fuzz_load -max_len=16384 build/fuzz/seeds/fuzz_load
  * fuzz-options: -max_len=16384
@@ -79,7 +84,7 @@ struct mem_def {
 static struct {
 	struct input in;
 	struct mem_def files[FUZZ_FILES];
-	unsigned nfiles, open_files, opened;
+	unsigned nfiles, open_files, opened, reads;
 	unsigned fail_file;   /* 1-based order of opening; 0: none */
 	uint64_t fail_at;
 	int fail_err;
@@ -143,6 +148,7 @@ static int mem_open(struct fs *fs, const char *path, struct fs_file **ret)
 
 static int mem_read(struct fs_file *f, uint64_t off, void *buf, size_t len)
 {
+	mem.reads++;
 	if (off > f->def->size || len > f->def->size - off)
 		abort(); /* load.c reads inside the size it was told */
 	if (f->order == mem.fail_file && off + len > mem.fail_at) {
@@ -317,6 +323,44 @@ static void check_result(int r, const struct bls_entry *e, const char *append,
 		abort();
 }
 
+/* Deferred initrds: read into a buffer of ours, as LoadFile2 would. */
+static void check_deferred(const struct bls_entry *e, const char *append,
+			   struct loaded_entry *l, struct counter *c,
+			   const struct load_ops *ops)
+{
+	size_t size = l->initrd_size;
+	uint8_t *buf = malloc(size + 8);
+	unsigned reads;
+	int r;
+
+	if (!buf || l->initrd || !size || mem.open_files != l->initrd_count ||
+	    l->initrd_count != e->initrd_count)
+		abort();
+	check_cmdline(e, append, l->cmdline);
+	if (l->image_size != sizeof(kernel) || memcmp(l->image, kernel, sizeof(kernel)))
+		abort();
+	memset(buf, FUZZ_CANARY, size + 8);
+	reads = mem.reads;
+	if (load_initrds_into(l, buf, size - 1) != -VQ_ENOSPC || mem.reads != reads)
+		abort();
+	r = load_initrds_into(l, buf, size);
+	if (r) {
+		if (r != mem.fail_err)
+			abort();
+	} else {
+		l->initrd = buf;
+		check_initrds(e, l);
+		l->initrd = NULL;
+	}
+	for (size_t i = size; i < size + 8; i++)
+		if (buf[i] != FUZZ_CANARY)
+			abort();
+	free(buf);
+	load_free(l, ops);
+	if (c->nlive || mem.open_files)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct boot_scan scan;
@@ -337,7 +381,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fail_file = data[0] % (FUZZ_FILES + 1);
 	fail_at = data[1];
-	c.fail_at = data[2] % 3;
+	c.fail_at = (data[2] & 0x7f) % 3;
 	in.p += 3, in.left -= 3;
 	n = take(&in, next16(&in) % (FUZZ_APPEND_MAX + 1), &text);
 	memcpy(append, text, n);
@@ -358,9 +402,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strcpy(scan.vols[0].name, "mem p1");
 	e->part_index = 0;
 
-	r = load_entry(&scan, e, append[0] || (fail_at & 1) ? append : NULL, &ops,
-		       &loaded);
-	check_result(r, e, append, &loaded, &c, &ops);
+	r = load_entry_flags(&scan, e, append[0] || (fail_at & 1) ? append : NULL, &ops,
+			     data[2] & 0x80 ? LOAD_DEFER_INITRDS : 0, &loaded);
+	if (!r && loaded.initrd_deferred)
+		check_deferred(e, append, &loaded, &c, &ops);
+	else
+		check_result(r, e, append, &loaded, &c, &ops);
 	for (unsigned i = 0; i < mem.nfiles; i++)
 		if (mem.files[i].data != kernel)
 			free(mem.files[i].data);

@@ -364,6 +364,9 @@ rds = [b"070701" + bytes(range(40)), b"x" * 5, b"abc"]
 put("fuzz_load", "three_initrds", load_seed(0, 0, 0, b"console=ttyS0", entry, rds))
 put("fuzz_load", "no_append", load_seed(0, 0, 0, b"", entry, rds))
 put("fuzz_load", "eio_initrd", load_seed(3, 0, 0, b"x", entry, rds))
+# 0x80: the initrds left on the disk and read later (LOAD_DEFER_INITRDS).
+put("fuzz_load", "deferred", load_seed(0, 0, 0x80, b"x", entry, rds))
+put("fuzz_load", "deferred_eio", load_seed(3, 0, 0x80, b"x", entry, rds))
 put("fuzz_load", "stuck_kernel", load_seed(1, 0x80 | 4, 0, b"", entry, rds))
 put("fuzz_load", "no_memory", load_seed(0, 0, 2, b"", entry, rds))
 put("fuzz_load", "efi", load_seed(0, 0, 0, b"a", b"efi /EFI/x.efi\noptions b\n", []))
