@@ -12,7 +12,7 @@ from linux import CONSOLE, busybox_initrd, entry, extra_initrd, kernel
 from test_boot import boot, check_linux, disk_path, esp_boot_files
 from test_faults import NEXT, _sector_of, blkdebug, esp_with, fault_boot
 from conftest import Disk
-from vm import VM
+from vm import BUILD, VM
 import mkdisk
 from mkdisk import Part
 
@@ -92,8 +92,10 @@ def test_read_error_during_loadfile2(vm_name):
 
 def test_kernel_that_never_asks(vm_name):
     """`noinitrd`: the stub never calls LoadFile2, so vqboot reads nothing
-    after StartImage; the disks it kept are reset at ExitBootServices and
-    the kernel runs on (to its panic without a root file system)."""
+    after StartImage; the disks it kept are reset at ExitBootServices (QEMU's
+    trace of the device status: a 0 after vqboot's DRIVER_OK, and Linux,
+    which has no virtio_blk without its initramfs, writes none) and the
+    kernel runs on (to its panic without a root file system)."""
     vmlinuz, _ = kernel()
     files = esp_boot_files()
     files.update({"/vmlinuz": vmlinuz, "/initrd.img": busybox_initrd(),
@@ -103,11 +105,21 @@ def test_kernel_that_never_asks(vm_name):
     path = disk_path(vm_name)
     mkdisk.build_disk(path, [Part("esp", "fat32", 64, files)])
     disk = Disk(path)
-    vm = VM(vm_name, disks=[(disk.path, "")])
+    trace = os.path.join(BUILD, "qemu-logs", f"{vm_name}.status.trace")
+    if os.path.exists(trace):
+        os.unlink(trace)
+    vm = VM(vm_name, disks=[(disk.path, "")],
+            extra=["-d", "trace:virtio_set_status", "-D", trace])
     with vm:
         log = vm.run(until=r"VFS: Unable to mount root|Kernel panic", timeout=150)
     assert not vm.timed_out, f"the kernel did not run on; log {vm.log_path}"
     assert "disks kept to read the initrds" in log, vm.log_path
     assert "Linux version" in log, vm.log_path
     assert "LoadFile2" not in log, f"the kernel asked for its initrd after all; {vm.log_path}"
+    status = [int(v) for v in re.findall(r"virtio_set_status .* val (\d+)", open(trace).read())]
+    # DRIVER_OK with FEATURES_OK (15) is vqboot's modern driver: OVMF's
+    # legacy one stops at 7.
+    assert 15 in status, f"vqboot's driver never set DRIVER_OK: {status}"
+    after = status[len(status) - status[::-1].index(15):]
+    assert 0 in after, f"the disk was not reset after vqboot's DRIVER_OK: {status}"
     disk.assert_unchanged()
