@@ -444,9 +444,12 @@ def section(rows, loaders, sizes, boots, kver, load_before, load_after, work):
         "- time: on the host, from the serial line `BdsDxe: starting Boot` to the "
         "kernel EFI stub's first line (`EFI stub: ...`, printed because the "
         "command line has `hugepages=`): the loader's whole part, including the "
-        "firmware's LoadImage of the kernel",
+        "firmware's LoadImage of the kernel; vqboot reads the initrd later, "
+        "straight into the buffer of the stub's LoadFile2 call, so for it this "
+        "column holds the kernel's read and not the initrd's",
         "- to Linux's init: the same start to the initramfs's first line (the "
-        "stub's LoadFile2 call, decompression and the kernel's start included)",
+        "stub's LoadFile2 call, decompression and the kernel's start included): "
+        "the column that compares the loaders' whole work",
         "- BLI: `LoaderTimeExecUSec - LoaderTimeInitUSec` as Linux read them "
         "from efivarfs; BLI / outside is that share of the host-measured time",
         f"- {boots} boots per row, the loaders in turn within a round; host load "
@@ -516,7 +519,10 @@ def main():
     if a.readme:
         replace_section(a.readme, after="<!-- bench:end -->", text=(
             "Loaders on one disk (`scripts/bench-loaders.sh`, conditions in "
-            "[bench/RESULTS.md](bench/RESULTS.md)):\n\n" + table(rows, loaders, sizes)))
+            f"[bench/RESULTS.md](bench/RESULTS.md); {a.boots} boots per row; vqboot "
+            "reads the initrd inside the stub's LoadFile2 call, after the stub's "
+            "first line, so the column to compare the whole work by is \"to "
+            "Linux's init\"):\n\n" + table(rows, loaders, sizes)))
     for d, _, _ in disks.values():
         os.unlink(d)
     return 1 if any(r.failed for r in rows.values()) else 0
