@@ -342,6 +342,27 @@ static int read_initrds(void *ctx, void *buf, size_t size)
 	return 0;
 }
 
+/* An initrd= word on a Linux kernel's command line is read by its EFI stub
+ * itself, through a file system of the firmware's on the disk it came
+ * from; vqboot has taken those disks, and the kernel would stop there. */
+static void warn_initrd_word(const char *cmdline)
+{
+	static const char word[] = "initrd=";
+
+	for (const char *p = cmdline; *p; p++) {
+		if ((p != cmdline && p[-1] != ' ') ||
+		    strncmp(p, word, sizeof(word) - 1) != 0)
+			continue;
+		int len = 0;
+		while (p[len] && p[len] != ' ')
+			len++;
+		log_warn("vqboot: the command line names %.*s, which the kernel's stub "
+			 "would read through the firmware's file system; vqboot does not "
+			 "give it one: make it an 'initrd' line of the entry", len, p);
+		return;
+	}
+}
+
 /* Deferred initrds need the disks until ExitBootServices; without the
  * event that resets them then, read them now, as for other images. */
 static int hold_for_initrds(struct vqboot *vb, struct loaded_entry *l,
@@ -407,6 +428,8 @@ static EFI_STATUS boot_entry(struct vqboot *vb, size_t index, const char *cmdlin
 	tpm_boot_prepare(&vb->tpm, &vb->scan, e, &l, was_edited);
 	bli_set_entry(e);
 	vb->linux_kernel = e->linux_path[0] && e->kind != BLS_KIND_UKI;
+	if (vb->linux_kernel)
+		warn_initrd_word(l.cmdline);
 	struct initrd_reader rd = { vb, &l };
 	struct initrd_src src = { l.initrd_size, read_initrds, &rd };
 	struct image_start s = {

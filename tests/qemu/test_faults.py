@@ -108,6 +108,20 @@ def test_cmdline_too_long(vm_name):
                 r"|options add up to \d+ bytes, limit 2047)"])
 
 
+def test_initrd_word_on_command_line(vm_name):
+    """An initrd= in the options (no initrd line): the kernel's stub would
+    read it through the firmware's file system, which vqboot has taken.
+    vqboot says so, naming the word, before the stub gives up."""
+    files = std_files()
+    files["/loader/entries/debian.conf"] = kernel_entry(
+        initrds=(), options=CONSOLE + " initrd=\\initrd.img")
+    d = one_disk(vm_name, esp_with(files))
+    fault_boot(vm_name, [(d, "bootindex=1")],
+               [r"warning: vqboot: the command line names initrd=\\initrd\.img, which the "
+                r"kernel's stub would read through the firmware's file system",
+                r"entry debian did not boot"])
+
+
 def _fat16_loop(img):
     """Make the chain of /looped.efi point back at its first cluster."""
     out = subprocess.run(["mshowfat", "-i", img, "::/looped.efi"], check=True,
