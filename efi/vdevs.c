@@ -240,7 +240,6 @@ static VOID EFIAPI reset_disks_at_exit(EFI_EVENT ev, VOID *ctx)
 		reset_quietly(&v->blk_pci[i]->vdev);
 	for (unsigned i = 0; i < v->nscsi; i++)
 		reset_quietly(&v->scsi_pci[i]->vdev);
-	v->reset_at_exit = true;
 }
 
 EFI_STATUS vdevs_reset_at_exit(struct vdevs *v)

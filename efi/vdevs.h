@@ -29,7 +29,6 @@ struct vdevs {
 	struct vgpu *gpu;
 	struct efi_pci_dev *gpu_pci;
 	EFI_EVENT exit_event;    /* vdevs_reset_at_exit() */
-	bool reset_at_exit;      /* set by that event: the disks are reset */
 };
 
 struct vdevs_opts {
